@@ -1,0 +1,75 @@
+"""Stub of the compiled module ``brightingest._core`` (built from ``rust_core/`` by maturin).
+
+The core reads JSONL (plain, gzip, zstd; by magic bytes) into Arrow record batches in parallel,
+runs declarative format mappings natively, and accounts for every line. Batches cross into
+Python through the Arrow PyCapsule interface without copies.
+"""
+
+from typing import Any, Literal
+
+__version__: str
+
+#: Report categories the reader itself produces (the format layer adds its own).
+READER_CATEGORIES: tuple[str, ...]
+#: Report categories the mapping executor produces.
+MAPPING_CATEGORIES: tuple[str, ...]
+
+class Reader:
+    """A stream of Arrow record batches over one or more JSONL files, in input order.
+
+    Memory stays bounded: batches are produced a window of chunks at a time, as they are asked
+    for. ``report()`` covers the lines read so far; after the last batch it covers every line.
+    """
+
+    def next_batch(self) -> Any | None:
+        """The next record batch (an object with ``__arrow_c_array__``), or ``None`` at the end.
+
+        Raises:
+            JsonlDecodeError, MappingError, FormatDetectionError: under ``policy="strict"``,
+                for the first bad line (file:line, field, hint).
+            SourceError: a file cannot be opened or its compressed stream is corrupt.
+        """
+
+    def __iter__(self) -> Reader: ...
+    def __next__(self) -> Any: ...
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """All remaining batches as an ``arrow_array_stream`` PyCapsule (consumes the reader)."""
+
+    def __arrow_c_schema__(self) -> object: ...
+    def report(self) -> dict[str, Any]:
+        """Counts so far: ``lines_read``, ``rows_kept``, ``skipped`` {category: n}, ``examples``
+        [{file, line, category, message, field}], ``formats`` {name: n}, ``file_metadata``
+        [{file, line, value}] (metadata-line values as JSON text), ``bytes_read``, ``files``."""
+
+    @property
+    def finished(self) -> bool: ...
+
+def read_jsonl(
+    paths: list[str],
+    *,
+    formats: str | None = None,
+    threads: int | None = None,
+    chunk_bytes: int = 8 << 20,
+    max_line_bytes: int = 1 << 30,
+    policy: Literal["skip", "strict", "quarantine"] = "skip",
+    quarantine_path: str | None = None,
+    max_examples: int = 5,
+    window_chunks: int | None = None,
+) -> Reader:
+    """Open files for reading into Arrow.
+
+    Args:
+        paths: Files, in order (resolve globs and directories in Python first).
+        formats: JSON text of a list of mapping dicts (``Mapping.to_dict(name)``), ranked: each
+            row takes the first whose signature matches. ``None`` reads each line as compact
+            JSON text in a ``value`` column (``RAW_SCHEMA``).
+        threads: Worker threads (default: all cores). Output is identical for any value.
+        chunk_bytes: Target bytes per parallel work unit (cut at line boundaries).
+        max_line_bytes: Longer lines are skipped as ``line_too_long``.
+        policy: ``skip`` reports bad lines; ``strict`` raises on the first; ``quarantine``
+            also writes each bad line to ``quarantine_path`` as a JSON record
+            ``{"file", "line", "category", "message", "text"}`` (``"base64"`` instead of
+            ``"text"`` when the line is not valid UTF-8).
+        max_examples: Examples kept per category in the report.
+        window_chunks: Chunks parsed per window (bounds memory; default ``2 * threads``).
+    """
