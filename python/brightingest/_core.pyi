@@ -46,6 +46,7 @@ class Reader:
 
 def read_jsonl(
     paths: list[str],
+    names: list[str] | None = None,
     *,
     formats: str | None = None,
     threads: int | None = None,
@@ -60,6 +61,8 @@ def read_jsonl(
 
     Args:
         paths: Files, in order (resolve globs and directories in Python first).
+        names: What to call each file in `source_file`, reports and errors (e.g. a redacted URL
+            for a download); defaults to `paths`.
         formats: JSON text of a list of mapping dicts (``Mapping.to_dict(name)``), ranked: each
             row takes the first whose signature matches. ``None`` reads each line as compact
             JSON text in a ``value`` column (``RAW_SCHEMA``).

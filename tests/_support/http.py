@@ -1,0 +1,1 @@
+"""Loopback HTTP server fixture (filled in by the sources work)."""
