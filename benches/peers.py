@@ -86,6 +86,7 @@ class Contender:
         compressions: Inputs it reads: ``None`` (plain), ``"gzip"``, ``"zstd"``.
         formats: Formats it implements.
         note: How it does it, for the report.
+        imports: Modules to import before the clock starts (import time is not measured).
     """
 
     name: str
@@ -96,6 +97,7 @@ class Contender:
     compressions: tuple[str | None, ...] = (None, "gzip", "zstd")
     formats: tuple[str, ...] = PEER_FORMATS
     note: str = ""
+    imports: tuple[str, ...] = ()
 
     @property
     def is_brightingest(self) -> bool:
@@ -531,6 +533,7 @@ BRIGHTINGEST: dict[str, Contender] = {
             _bi_ingest,
             True,
             formats=ALL_FORMATS,
+            imports=("brightingest", "brightingest._core"),
             note="brightingest.load(path, format=...).table: the full normalized chat table",
         ),
         Contender(
@@ -540,6 +543,7 @@ BRIGHTINGEST: dict[str, Contender] = {
             _bi_stream_ingest,
             True,
             formats=ALL_FORMATS,
+            imports=("brightingest", "brightingest._core"),
             note="brightingest.stream(...): normalized batches, counted and dropped",
         ),
         Contender(
@@ -549,6 +553,7 @@ BRIGHTINGEST: dict[str, Contender] = {
             _bi_read,
             True,
             formats=ALL_FORMATS,
+            imports=("brightingest", "brightingest._core"),
             note="_core.read_jsonl(formats=None) -> pa.table: each line as compact JSON text",
         ),
         Contender(
@@ -558,6 +563,7 @@ BRIGHTINGEST: dict[str, Contender] = {
             _bi_stream_read,
             True,
             formats=ALL_FORMATS,
+            imports=("brightingest", "brightingest._core"),
             note="the same, streamed through RecordBatchReader and dropped",
         ),
     )
@@ -574,6 +580,7 @@ PEERS: dict[str, Contender] = {
             _loop(json.loads),
             False,
             note="json.loads per line, skip _meta, build message dicts",
+            imports=("json",),
         ),
         Contender(
             "orjson-loop",
@@ -582,6 +589,7 @@ PEERS: dict[str, Contender] = {
             _loop(_orjson_loads),
             False,
             note="orjson.loads per line, same loop",
+            imports=("orjson",),
         ),
         Contender(
             "pyarrow",
@@ -590,6 +598,7 @@ PEERS: dict[str, Contender] = {
             _pyarrow,
             True,
             note="pyarrow.json.read_json (explicit schema) + vectorized list assembly",
+            imports=("pyarrow.json", "pyarrow.compute", "numpy"),
         ),
         Contender(
             "polars",
@@ -598,6 +607,7 @@ PEERS: dict[str, Contender] = {
             _polars,
             True,
             note="polars.read_ndjson (explicit schema) + list/struct expressions",
+            imports=("polars",),
         ),
         Contender(
             "duckdb",
@@ -606,6 +616,7 @@ PEERS: dict[str, Contender] = {
             _duckdb,
             True,
             note="read_ndjson (explicit columns) + SQL list_concat, fetched as Arrow",
+            imports=("duckdb",),
         ),
         Contender(
             "hf-datasets",
@@ -615,6 +626,7 @@ PEERS: dict[str, Contender] = {
             False,
             compressions=(None,),
             note='load_dataset("json", cold cache dir) + batched map',
+            imports=("datasets",),
         ),
     )
 }

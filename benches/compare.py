@@ -1,0 +1,584 @@
+"""Run brightingest and its peers side by side on the same files; write RESULTS.md and a chart.
+
+Every measurement runs in a fresh ``python`` subprocess, so that its peak RSS is its own
+(``ru_maxrss`` of the child, interpreter and imported libraries included) and no contender
+inherits another's warm allocator or caches. Imports happen before the clock starts. Before each
+run the input file is read once, so that every contender starts from the page cache (nothing is
+dropped: dropping caches needs root and measures the disk, not the reader). Each contender runs
+``--reps`` times (default 3); the report shows the median time and the median peak RSS.
+
+Examples::
+
+    python -m benches.compare                       # 100MB, both formats, plain/gzip/zstd
+    python -m benches.compare --sizes 100MB,1GB     # add 1 GB
+    python -m benches.compare --scaling             # + brightingest streamed at 100MB/1GB/4GB
+    python -m benches.compare --only duckdb,polars --formats openai --reps 1
+
+Reported per contender: MB/s (MB = 10**6 bytes of uncompressed JSONL, whatever the input's
+compression), rows/s, peak RSS as a multiple of the uncompressed input size, the median time,
+and the speed ratio against the fastest peer (a peer is anything that is not brightingest) on
+the same file. The ceiling row reads the same bytes from the page cache into a bytearray.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from benches.generate import format_size, generate, info, parse_size
+
+__all__ = ["Measurement", "Run", "machine", "main", "plan", "render_markdown"]
+
+BENCH_DIR = Path(__file__).resolve().parent
+CEILING = "ceiling"
+_CHILD_TIMEOUT_S = 3600
+
+
+@dataclass(frozen=True)
+class Run:
+    """One contender on one file.
+
+    Attributes:
+        contender: A name from ``benches.peers.ALL``, or ``"ceiling"``.
+        fmt: Format name.
+        size: Target size in bytes (the file's key).
+        compression: ``None``, ``"gzip"`` or ``"zstd"``.
+        threads: Threads given to the contender.
+        table: Which report table it belongs to: ``main`` or ``scaling``.
+    """
+
+    contender: str
+    fmt: str
+    size: int
+    compression: str | None
+    threads: int
+    table: str = "main"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The median of the repetitions of a :class:`Run`.
+
+    Attributes:
+        run: What was run.
+        mb: Uncompressed input size in MB.
+        rows: Rows the contender returned.
+        seconds: Median wall time of the operation (imports excluded).
+        peak_rss_mb: Median peak RSS of the child process, in MB.
+        baseline_rss_mb: RSS of the child after its imports, before the operation.
+        times: Every repetition's time.
+        error: Why it failed, if it did (then the numbers are 0).
+    """
+
+    run: Run
+    mb: float
+    rows: int
+    seconds: float
+    peak_rss_mb: float
+    baseline_rss_mb: float
+    times: tuple[float, ...]
+    error: str | None = None
+
+    @property
+    def mb_s(self) -> float:
+        """Throughput in MB/s of uncompressed input."""
+        return self.mb / self.seconds if self.seconds else 0.0
+
+    @property
+    def rows_s(self) -> float:
+        """Rows per second."""
+        return self.rows / self.seconds if self.seconds else 0.0
+
+    @property
+    def rss_ratio(self) -> float:
+        """Peak RSS as a multiple of the uncompressed input size."""
+        return self.peak_rss_mb / self.mb if self.mb else 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# The child: one measurement, printed as one JSON line
+# --------------------------------------------------------------------------------------------
+
+
+def _maxrss_mb() -> float:
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+
+
+def _child(contender: str, fmt: str, path: Path, threads: int) -> dict[str, Any]:
+    if contender == CEILING:
+        size = path.stat().st_size
+        buf = bytearray(size)
+        view = memoryview(buf)
+        baseline = _maxrss_mb()
+        start = time.perf_counter()
+        with path.open("rb", buffering=0) as f:
+            done = 0
+            while done < size:
+                n = f.readinto(view[done:])
+                if not n:
+                    break
+                done += n
+        seconds = time.perf_counter() - start
+        return {"seconds": seconds, "rows": 0, "peak_rss_mb": _maxrss_mb(), "baseline": baseline}
+
+    from benches.peers import ALL, row_count
+
+    spec = ALL[contender]
+    for module in spec.imports:
+        importlib.import_module(module)
+    baseline = _maxrss_mb()
+    start = time.perf_counter()
+    result = spec.run(path, fmt, threads)
+    rows = row_count(result)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rows": rows, "peak_rss_mb": _maxrss_mb(), "baseline": baseline}
+
+
+# --------------------------------------------------------------------------------------------
+# The parent
+# --------------------------------------------------------------------------------------------
+
+
+def _warm(path: Path) -> None:
+    """Read the file once so that the run starts from the page cache."""
+    with path.open("rb", buffering=0) as f:
+        while f.read(16 << 20):
+            pass
+
+
+def _child_env(threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env["POLARS_MAX_THREADS"] = str(threads)  # read once, when polars is imported
+    env["RAYON_NUM_THREADS"] = str(threads)
+    env["HF_DATASETS_OFFLINE"] = "1"
+    env["HF_HUB_OFFLINE"] = "1"
+    env["TOKENIZERS_PARALLELISM"] = "false"
+    root = str(BENCH_DIR.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _measure_once(run: Run, path: Path) -> dict[str, Any]:
+    _warm(path)
+    cmd = [
+        sys.executable,
+        "-m",
+        "benches.compare",
+        "--child",
+        run.contender,
+        run.fmt,
+        str(path),
+        str(run.threads),
+    ]
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        env=_child_env(run.threads),
+        timeout=_CHILD_TIMEOUT_S,
+        check=False,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return {"error": f"exit {proc.returncode}: {tail[:300]}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def measure(run: Run, reps: int) -> Measurement:
+    """Run ``run`` ``reps`` times, each in a fresh process, and keep the medians."""
+    path = generate(run.fmt, run.size, compression=run.compression)  # type: ignore[arg-type]
+    data = info(path)
+    samples = []
+    for _ in range(reps):
+        sample = _measure_once(run, path)
+        if "error" in sample:
+            return Measurement(run, data.mb, 0, 0.0, 0.0, 0.0, (), error=sample["error"])
+        samples.append(sample)
+    rows = samples[0]["rows"] if run.contender != CEILING else data.rows
+    return Measurement(
+        run=run,
+        mb=data.mb,
+        rows=rows,
+        seconds=statistics.median(s["seconds"] for s in samples),
+        peak_rss_mb=statistics.median(s["peak_rss_mb"] for s in samples),
+        baseline_rss_mb=statistics.median(s["baseline"] for s in samples),
+        times=tuple(s["seconds"] for s in samples),
+    )
+
+
+def plan(
+    sizes: Sequence[int],
+    formats: Sequence[str],
+    compressions: Sequence[str | None],
+    threads: Sequence[int],
+    only: Sequence[str] | None = None,
+    scaling: Sequence[int] = (),
+) -> list[Run]:
+    """The runs, in order.
+
+    Plain files: every brightingest operation and every multithreaded peer at each thread
+    count, single-threaded peers once, and the ceiling. Compressed files: brightingest ingest
+    at each thread count and the peers that read that compression, at the highest thread count.
+    Scaling: brightingest stream-ingest of BrightRun v4 at each of ``scaling`` sizes.
+    """
+    from benches.peers import ALL
+
+    top = max(threads)
+    runs: list[Run] = []
+    for size in sizes:
+        for fmt in formats:
+            for comp in compressions:
+                if comp is None and (only is None or CEILING in only):
+                    runs.append(Run(CEILING, fmt, size, None, 1))
+                for spec in ALL.values():
+                    if only is not None and spec.name not in only:
+                        continue
+                    if fmt not in spec.formats or comp not in spec.compressions:
+                        continue
+                    if comp is not None and spec.operation != "ingest":
+                        continue
+                    if not spec.multithreaded:
+                        counts: Sequence[int] = (1,)
+                    elif comp is not None and not spec.is_brightingest:
+                        counts = (top,)
+                    else:
+                        counts = threads
+                    runs.extend(Run(spec.name, fmt, size, comp, n) for n in counts)
+    runs.extend(
+        Run("brightingest stream-ingest", "brightrun-v4", size, None, top, table="scaling")
+        for size in scaling
+    )
+    return runs
+
+
+# --------------------------------------------------------------------------------------------
+# The machine
+# --------------------------------------------------------------------------------------------
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _ram_gb() -> float:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024 / 1e9
+    except OSError:
+        pass
+    return 0.0
+
+
+def _version(dist: str) -> str:
+    if dist == "python":
+        return platform.python_version()
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        pass
+    try:  # importable from a source tree (PYTHONPATH) without being installed
+        return str(getattr(importlib.import_module(dist), "__version__", "unknown"))
+    except ImportError:
+        return "not installed"
+
+
+def machine() -> dict[str, Any]:
+    """A description of this machine and the library versions, for the report."""
+    cores = os.cpu_count() or 0
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    libs = ("brightingest", "pyarrow", "polars", "duckdb", "orjson", "datasets", "numpy")
+    return {
+        "cpu": _cpu_model(),
+        "cores": cores,
+        "usable_cores": usable,
+        "ram_gb": round(_ram_gb(), 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "load_avg": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "versions": {lib: _version(lib) for lib in libs},
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The report
+# --------------------------------------------------------------------------------------------
+
+
+def _label(m: Measurement) -> str:
+    name = m.run.contender
+    from benches.peers import ALL
+
+    spec = ALL.get(name)
+    if spec is not None and spec.multithreaded:
+        return f"{name} ({m.run.threads}T)"
+    return name
+
+
+def _is_peer(m: Measurement) -> bool:
+    from benches.peers import ALL
+
+    spec = ALL.get(m.run.contender)
+    return spec is not None and not spec.is_brightingest
+
+
+def _fastest_peer(group: list[Measurement]) -> Measurement | None:
+    peers = [m for m in group if _is_peer(m) and not m.error]
+    return max(peers, key=lambda m: m.mb_s) if peers else None
+
+
+def _fmt_num(x: float) -> str:
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}"
+
+
+def _table(group: list[Measurement]) -> list[str]:
+    best = _fastest_peer(group)
+    lines = [
+        "| contender | MB/s | rows/s | peak RSS / input | time (s) | vs fastest peer |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    ordered = sorted(group, key=lambda m: (m.error is not None, -m.mb_s))
+    for m in ordered:
+        label = _label(m)
+        if m.error:
+            lines.append(f"| {label} | failed: {m.error} | | | | |")
+            continue
+        is_bi = m.run.contender.startswith("brightingest")
+        if is_bi:
+            label = f"**{label}**"
+        rows = "–" if m.run.contender == CEILING else f"{m.rows_s:,.0f}"
+        ratio = f"{m.mb_s / best.mb_s:.2f}×" if best else "–"
+        if best is m:
+            ratio = "1.00× (fastest peer)"
+        rss = "–" if m.run.contender == CEILING else f"{m.rss_ratio:.2f}× ({m.peak_rss_mb:,.0f} MB)"
+        lines.append(
+            f"| {label} | {_fmt_num(m.mb_s)} | {rows} | {rss} | {m.seconds:.2f} | {ratio} |"
+        )
+    return lines
+
+
+def _groups(results: list[Measurement]) -> dict[tuple[int, str, str | None], list[Measurement]]:
+    groups: dict[tuple[int, str, str | None], list[Measurement]] = {}
+    for m in results:
+        if m.run.table == "main":
+            groups.setdefault((m.run.size, m.run.fmt, m.run.compression), []).append(m)
+    return groups
+
+
+def render_markdown(results: list[Measurement], mach: dict[str, Any], command: str) -> str:
+    """RESULTS.md: the machine, the method, one table per file, and the scaling table."""
+    from benches.peers import ALL
+
+    v = mach["versions"]
+    load = mach.get("load_avg")
+    load_text = f"; load average at start {load[0]:.2f}" if load else ""
+    out = [
+        "# brightingest benchmark results",
+        "",
+        f"Measured {mach['date']} on **{mach['cpu']}**, {mach['usable_cores']} usable cores "
+        f"of {mach['cores']}, {mach['ram_gb']} GB RAM, {mach['os']}{load_text}.",
+        f"Python {mach['python']}; brightingest {v['brightingest']}, pyarrow {v['pyarrow']}, "
+        f"polars {v['polars']}, duckdb {v['duckdb']}, orjson {v['orjson']}, "
+        f"datasets {v['datasets']}, numpy {v['numpy']}.",
+        "",
+        f"Reproduce: `{command}` (writes this file and `benches/results.png`).",
+        "",
+        "How: every run is a fresh Python process (imports done before the clock starts); the "
+        "input file is read once before each run, so every contender starts from the page cache "
+        "(no cache is dropped); the median of the repetitions is shown. MB = 10^6 bytes of "
+        "uncompressed JSONL, also for gzip/zstd inputs. Peak RSS is the child's `ru_maxrss`, "
+        "interpreter and libraries included, divided by the uncompressed input size. "
+        "*vs fastest peer* is the speed ratio against the fastest non-brightingest contender on "
+        "the same file (above 1 is faster). `(NT)` is the thread count given. Every contender "
+        "builds the same `messages` (checked by `tests/benches/test_peers.py`); brightingest's "
+        "ingest also builds `id`, `metadata`, `tools`, source columns and the line report. "
+        "The `brightingest read` and `stream-read` rows produce raw rows (each line as compact "
+        "JSON text), not messages: their ratio compares different work.",
+        "",
+    ]
+    for (size, fmt, comp), group in sorted(
+        _groups(results).items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")
+    ):
+        mb = group[0].mb
+        rows = next((m.rows for m in group if m.rows and not m.error), 0)
+        kind = {None: "plain", "gzip": "gzip", "zstd": "zstd"}[comp]
+        out.append(f"## {fmt}, {format_size(size)} ({mb:,.0f} MB, {rows:,} rows), {kind}")
+        out.append("")
+        out.extend(_table(group))
+        out.append("")
+    scaling = [m for m in results if m.run.table == "scaling"]
+    if scaling:
+        out += [
+            "## Scaling: brightingest streamed ingest (brightrun-v4, plain)",
+            "",
+            "| input | time (s) | MB/s | peak RSS | peak RSS / input |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for m in sorted(scaling, key=lambda m: m.run.size):
+            if m.error:
+                out.append(f"| {format_size(m.run.size)} | failed: {m.error} | | | |")
+                continue
+            out.append(
+                f"| {format_size(m.run.size)} ({m.mb:,.0f} MB) | {m.seconds:.2f} | "
+                f"{_fmt_num(m.mb_s)} | {m.peak_rss_mb:,.0f} MB | {m.rss_ratio:.3f}× |"
+            )
+        out.append("")
+    out += ["## Contenders", ""]
+    names = sorted({m.run.contender for m in results})
+    for name in names:
+        if name == CEILING:
+            out.append(
+                "- **ceiling**: read the file from the page cache into a `bytearray` "
+                "(plain files only)."
+            )
+        elif name in ALL:
+            out.append(f"- **{name}**: {ALL[name].note}.")
+    out.append("")
+    return "\n".join(out)
+
+
+def render_chart(results: list[Measurement], path: Path) -> None:
+    """A horizontal bar chart of MB/s per contender, one panel per plain file."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [
+        (key, group)
+        for key, group in sorted(_groups(results).items(), key=lambda kv: (kv[0][0], kv[0][1]))
+        if key[2] is None
+    ]
+    if not groups:
+        return
+    height = max(len(g) for _, g in groups) * 0.32 + 1.2
+    fig, axes = plt.subplots(len(groups), 1, figsize=(9, height * len(groups)), squeeze=False)
+    for ax, ((size, fmt, _), group) in zip(axes[:, 0], groups, strict=True):
+        ok = sorted((m for m in group if not m.error), key=lambda m: m.mb_s)
+        colors = [
+            "#d1495b"
+            if m.run.contender.startswith("brightingest")
+            else ("#8d99ae" if m.run.contender == CEILING else "#30638e")
+            for m in ok
+        ]
+        ax.barh([_label(m) for m in ok], [m.mb_s for m in ok], color=colors)
+        for i, m in enumerate(ok):
+            ax.text(m.mb_s, i, f" {m.mb_s:,.0f}", va="center", fontsize=8)
+        ax.set_xscale("log")
+        ax.set_xlabel("MB/s (uncompressed input, log scale)")
+        ax.set_title(f"{fmt}, {format_size(size)}, plain JSONL — to normalized messages")
+        ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------
+
+
+def _compressions(text: str) -> list[str | None]:
+    out: list[str | None] = []
+    for item in text.split(","):
+        item = item.strip().lower()
+        if item in ("none", "plain", ""):
+            out.append(None)
+        elif item in ("gzip", "zstd"):
+            out.append(item)
+        else:
+            raise argparse.ArgumentTypeError(f'unknown compression "{item}" (plain, gzip, zstd)')
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benches.compare``: see the module docstring."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--child"]:
+        contender, fmt, path, threads = argv[1:5]
+        print(json.dumps(_child(contender, fmt, Path(path), int(threads))))
+        return 0
+    parser = argparse.ArgumentParser(prog="python -m benches.compare")
+    parser.add_argument("--sizes", default="100MB", help="comma-separated, e.g. 100MB,1GB")
+    parser.add_argument("--formats", default="brightrun-v4,openai")
+    parser.add_argument("--compressions", type=_compressions, default=[None, "gzip", "zstd"])
+    parser.add_argument("--threads", default="1,2", help="thread counts, e.g. 1,2")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--only", default=None, help="comma-separated contender names")
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="add brightingest streamed ingest at 100MB, 1GB and 4GB (needs ~5 GB of disk)",
+    )
+    parser.add_argument("--scaling-sizes", default="100MB,1GB,4GB")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "RESULTS.md")
+    parser.add_argument("--chart", type=Path, default=BENCH_DIR / "results.png")
+    parser.add_argument("--json", type=Path, default=None, help="also write raw results here")
+    args = parser.parse_args(argv)
+
+    from benches.peers import core_unavailable_reason
+
+    sizes = [parse_size(s) for s in args.sizes.split(",")]
+    formats = [f.strip() for f in args.formats.split(",")]
+    threads = [int(t) for t in args.threads.split(",")]
+    only = [o.strip() for o in args.only.split(",")] if args.only else None
+    scaling = [parse_size(s) for s in args.scaling_sizes.split(",")] if args.scaling else []
+    runs = plan(sizes, formats, args.compressions, threads, only, scaling)
+    reason = core_unavailable_reason()
+    if reason:
+        print(f"note: {reason}; brightingest runs will be skipped", file=sys.stderr)
+        runs = [r for r in runs if not r.contender.startswith("brightingest")]
+
+    mach = machine()
+    results: list[Measurement] = []
+    for i, run in enumerate(runs, 1):
+        label = (
+            f"[{i}/{len(runs)}] {run.contender} {run.fmt} {format_size(run.size)} "
+            f"{run.compression or 'plain'} {run.threads}T"
+        )
+        print(label, end=" ... ", file=sys.stderr, flush=True)
+        m = measure(run, args.reps)
+        results.append(m)
+        outcome = m.error or f"{m.seconds:.2f}s {m.mb_s:,.1f} MB/s {m.peak_rss_mb:,.0f} MB RSS"
+        print(outcome, file=sys.stderr, flush=True)
+
+    command = "python -m benches.compare " + " ".join(argv)
+    args.out.write_text(render_markdown(results, mach, command.strip()), encoding="utf-8")
+    render_chart(results, args.chart)
+    if args.json:
+        raw = [{**asdict(m), "mb_s": m.mb_s, "rows_s": m.rows_s} for m in results]
+        args.json.write_text(json.dumps({"machine": mach, "results": raw}, indent=1))
+    print(f"wrote {args.out} and {args.chart}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
