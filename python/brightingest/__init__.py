@@ -1,7 +1,20 @@
-"""brightingest: JSONL training data to Arrow chat tables, fast, with every line accounted for."""
+"""brightingest: JSONL training data to Arrow chat tables, fast, with every line accounted for.
+
+Example:
+    >>> import brightingest as bi
+    >>> ds = bi.load("examples/brightrun_v4_sample.jsonl")  # doctest: +SKIP
+    >>> ds.report.summary_line()  # doctest: +SKIP
+    'Loaded 18 conversations (1 line skipped: 1 metadata)'
+
+Importing this package is cheap: pyarrow, the compiled core and the plugins load on first use.
+"""
 
 from __future__ import annotations
 
+from brightingest import errors
+from brightingest.api import ChatStream, detect, formats, load, stream
+from brightingest.dataset import ChatDataset
+from brightingest.detect import Detection
 from brightingest.errors import (
     BrightIngestError,
     FormatDetectionError,
@@ -13,12 +26,20 @@ from brightingest.errors import (
     SourceError,
     TrainerError,
 )
+from brightingest.plugins import FormatInfo, FormatSpec, hookimpl
+from brightingest.report import IngestReport
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BrightIngestError",
+    "ChatDataset",
+    "ChatStream",
+    "Detection",
     "FormatDetectionError",
+    "FormatInfo",
+    "FormatSpec",
+    "IngestReport",
     "InputError",
     "JsonlDecodeError",
     "MappingError",
@@ -27,4 +48,10 @@ __all__ = [
     "SourceError",
     "TrainerError",
     "__version__",
+    "detect",
+    "errors",
+    "formats",
+    "hookimpl",
+    "load",
+    "stream",
 ]

@@ -1,0 +1,40 @@
+"""Built-in format ``alpaca``: ``instruction``, ``input``?, ``output``, ``system``?, ``history``?.
+
+``input`` is joined to ``instruction`` (blank line between) as the user message; ``history``
+(``[[user, assistant], ...]`` earlier turns) comes before it; ``system`` first. Other fields are
+kept in ``metadata``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from brightingest.mapping import Mapping, Message, Pairs
+from brightingest.plugins import FormatSpec, fields_score, hookimpl
+
+__all__ = ["SPEC", "brightingest_register_formats"]
+
+SPEC = FormatSpec(
+    name="alpaca",
+    version="1",
+    description="Alpaca: {instruction, input?, output, system?, history?}",
+    detect=fields_score(
+        required=("instruction", "output"), optional=("input", "system", "history", "id")
+    ),
+    mapping=Mapping(
+        signature=("instruction", "output"),
+        parts=(
+            Message("system", "system", optional=True),
+            Pairs("history", optional=True),
+            Message("user", ("instruction", "input")),
+            Message("assistant", "output"),
+        ),
+        metadata="rest",
+    ),
+)
+
+
+@hookimpl
+def brightingest_register_formats(register: Callable[[FormatSpec], None]) -> None:
+    """Register the ``alpaca`` format."""
+    register(SPEC)

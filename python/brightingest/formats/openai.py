@@ -1,0 +1,39 @@
+"""Built-in format ``openai``: OpenAI chat fine-tuning rows, ``{"messages": [...], "tools"?}``.
+
+Messages have ``system``/``developer``/``user``/``assistant``/``tool`` roles, ``content`` as a
+string or a list of text parts, and optional ``name``, ``tool_calls``, ``tool_call_id`` and
+``weight`` (0 or 1, assistant messages only). Top-level ``tools`` becomes the ``tools`` column;
+any other top-level field is kept in ``metadata``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from brightingest.mapping import ListOfTurns, Mapping
+from brightingest.plugins import FormatSpec, fields_score, hookimpl
+
+__all__ = ["SPEC", "brightingest_register_formats"]
+
+SPEC = FormatSpec(
+    name="openai",
+    version="1",
+    description="OpenAI chat fine-tuning JSONL: {messages: [{role, content, ...}], tools?}",
+    detect=fields_score(
+        required=("messages",),
+        optional=("tools", "parallel_tool_calls", "functions"),
+        items={"messages": ("role",)},
+    ),
+    mapping=Mapping(
+        signature=("messages",),
+        parts=(ListOfTurns("messages"),),
+        tools="tools",
+        metadata="rest",
+    ),
+)
+
+
+@hookimpl
+def brightingest_register_formats(register: Callable[[FormatSpec], None]) -> None:
+    """Register the ``openai`` format."""
+    register(SPEC)

@@ -1,0 +1,300 @@
+"""Writers for normalized chat tables: OpenAI chat JSONL, Parquet, Arrow IPC.
+
+Every writer is atomic: it writes a temporary file in the destination's directory and renames it
+over the destination only when complete, so a reader never sees half a file and a failed write
+leaves the old file as it was. Each accepts a ``pyarrow.Table``, a ``RecordBatch``, an iterable
+of batches (e.g. :func:`brightingest.stream`) or any Arrow stream (``__arrow_c_stream__``), so
+that a conversion runs in bounded memory.
+
+OpenAI JSONL follows OpenAI's fine-tuning format rules: one ``{"messages": [...]}`` object per
+line (plus ``tools`` when the row has them); roles ``system``, ``developer``, ``user``,
+``assistant``, ``tool``; ``weight`` only on assistant messages; ``tool_calls`` as a JSON array;
+an assistant message that only calls tools has no ``content``. ``id`` and ``metadata`` are not
+part of that format and are not written (write Parquet or Arrow to keep them).
+
+Example:
+    >>> import brightingest as bi
+    >>> ds = bi.load("examples/brightrun_v4_sample.jsonl")  # doctest: +SKIP
+    >>> write_openai(ds.table, "out/train.jsonl")  # doctest: +SKIP
+    18
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = [
+    "atomic_output",
+    "openai_message",
+    "openai_record",
+    "write",
+    "write_arrow",
+    "write_openai",
+    "write_parquet",
+]
+
+StrPath = str | os.PathLike[str]
+
+
+@contextmanager
+def atomic_output(path: StrPath, mode: Literal["w", "wb"] = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file next to ``path``; rename it to ``path`` if the block succeeds.
+
+    The parent directory is created if needed. On an exception the temporary file is removed
+    and ``path`` is left untouched.
+
+    Args:
+        path: The destination.
+        mode: ``"wb"`` (binary) or ``"w"`` (UTF-8 text, ``\\n`` newlines).
+
+    Yields:
+        The open temporary file.
+    """
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        if mode == "w":
+            # open() on a descriptor: Path has no equivalent.
+            handle: IO[Any] = open(fd, "w", encoding="utf-8", newline="\n")  # noqa: PTH123
+        else:
+            handle = open(fd, "wb")  # noqa: PTH123  # a descriptor, as above
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(tmp).replace(dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _batches(data: Any) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    import pyarrow as pa
+
+    if isinstance(data, pa.Table):
+        return data.schema, iter(data.to_batches())
+    if isinstance(data, pa.RecordBatch):
+        return data.schema, iter([data])
+    if isinstance(data, pa.RecordBatchReader):
+        return data.schema, iter(data)
+    schema = getattr(data, "schema", None)
+    if isinstance(schema, pa.Schema) and isinstance(data, Iterable):
+        return schema, iter(data)
+    if hasattr(data, "__arrow_c_stream__"):
+        reader = pa.RecordBatchReader.from_stream(data)
+        return reader.schema, iter(reader)
+    if isinstance(data, Iterable):
+        it = iter(data)
+        first = next(it, None)
+        if first is None:
+            from brightingest.schema import CHAT_SCHEMA
+
+            return CHAT_SCHEMA, iter(())
+        if not isinstance(first, pa.RecordBatch):
+            raise TypeError(f"expected pyarrow RecordBatches, got {type(first).__name__}")
+
+        def chain() -> Iterator[pa.RecordBatch]:
+            yield first
+            yield from it
+
+        return first.schema, chain()
+    raise TypeError(
+        "expected a pyarrow Table, a RecordBatch, an iterable of batches or an Arrow stream, "
+        f"got {type(data).__name__}"
+    )
+
+
+def openai_message(message: dict[str, Any]) -> dict[str, Any]:
+    """One message of the normalized table (a ``messages`` item as Python) in OpenAI's form.
+
+    ``None`` fields are left out, ``tool_calls`` is parsed back from JSON text, ``weight`` is
+    written on assistant messages only, and an assistant message that only calls tools has no
+    ``content``.
+
+    Example:
+        >>> openai_message({"role": "user", "content": "hi", "weight": None, "name": None,
+        ...                 "tool_calls": None, "tool_call_id": None})
+        {'role': 'user', 'content': 'hi'}
+    """
+    role = message["role"]
+    out: dict[str, Any] = {"role": role}
+    content = message.get("content")
+    tool_calls = message.get("tool_calls")
+    if content or not tool_calls:
+        out["content"] = content if content is not None else ""
+    if message.get("name") is not None:
+        out["name"] = message["name"]
+    if tool_calls is not None:
+        out["tool_calls"] = json.loads(tool_calls) if isinstance(tool_calls, str) else tool_calls
+    if message.get("tool_call_id") is not None:
+        out["tool_call_id"] = message["tool_call_id"]
+    if role == "assistant" and message.get("weight") is not None:
+        out["weight"] = int(message["weight"])
+    return out
+
+
+def openai_record(messages: list[dict[str, Any]], tools: str | None = None) -> dict[str, Any]:
+    """One OpenAI fine-tuning record from a row's ``messages`` (as Python) and ``tools`` text."""
+    record: dict[str, Any] = {"messages": [openai_message(m) for m in messages]}
+    if tools is not None:
+        record["tools"] = json.loads(tools)
+    return record
+
+
+def _dumps() -> Any:
+    try:
+        import orjson
+    except ImportError:
+        return lambda obj: json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return lambda obj: orjson.dumps(obj).decode("utf-8")
+
+
+def _write_openai_to(handle: IO[str], data: Any) -> int:
+    schema, batches = _batches(data)
+    if "messages" not in schema.names:
+        raise ValueError("write_openai needs a table with a 'messages' column (CHAT_SCHEMA)")
+    has_tools = "tools" in schema.names
+    dumps = _dumps()
+    rows = 0
+    for batch in batches:
+        messages = batch.column("messages").to_pylist()
+        tools = batch.column("tools").to_pylist() if has_tools else [None] * len(messages)
+        lines = [dumps(openai_record(m, t)) for m, t in zip(messages, tools, strict=True)]
+        if lines:
+            handle.write("\n".join(lines))
+            handle.write("\n")
+        rows += len(lines)
+    return rows
+
+
+def write_openai(table: Any, path: StrPath) -> int:
+    """Write OpenAI chat fine-tuning JSONL, atomically.
+
+    Args:
+        table: Rows in the normalized chat schema (table, batch, batches or Arrow stream).
+        path: The destination file, or ``"-"`` for standard output (not atomic).
+
+    Returns:
+        Rows written.
+
+    Raises:
+        ValueError: ``table`` has no ``messages`` column.
+    """
+    if str(path) == "-":
+        return _write_openai_to(sys.stdout, table)
+    with atomic_output(path, "w") as handle:
+        return _write_openai_to(handle, table)
+
+
+def write_parquet(table: Any, path: StrPath, *, compression: str = "zstd") -> int:
+    """Write Parquet, atomically.
+
+    Args:
+        table: Rows (table, batch, batches or Arrow stream).
+        path: The destination file.
+        compression: Parquet compression codec.
+
+    Returns:
+        Rows written.
+    """
+    import pyarrow.parquet as pq
+
+    schema, batches = _batches(table)
+    rows = 0
+    with atomic_output(path, "wb") as handle:
+        with pq.ParquetWriter(handle, schema, compression=compression) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+    return rows
+
+
+class _DictionaryUnifier:
+    """Re-encode dictionary columns against append-only dictionaries.
+
+    The IPC file format allows one dictionary per field plus deltas, never a replacement; the
+    core's batches each carry their own small dictionaries (file names, format names).
+    """
+
+    def __init__(self, schema: pa.Schema) -> None:
+        import pyarrow as pa
+
+        self.columns = [i for i, f in enumerate(schema) if pa.types.is_dictionary(f.type)]
+        self.values: dict[int, dict[Any, int]] = {i: {} for i in self.columns}
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not self.columns:
+            return batch
+        arrays = list(batch.columns)
+        for i in self.columns:
+            column = arrays[i]
+            known = self.values[i]
+            dictionary = column.dictionary.to_pylist()
+            remap = [known.setdefault(v, len(known)) for v in dictionary]
+            index_type = column.type.index_type
+            indices = pc.take(pa.array(remap, type=index_type), column.indices)
+            arrays[i] = pa.DictionaryArray.from_arrays(
+                indices, pa.array(list(known), type=column.type.value_type)
+            )
+        return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
+
+
+def write_arrow(table: Any, path: StrPath) -> int:
+    """Write an Arrow IPC file (Feather v2, uncompressed), atomically.
+
+    Args:
+        table: Rows (table, batch, batches or Arrow stream).
+        path: The destination file.
+
+    Returns:
+        Rows written.
+    """
+    import pyarrow as pa
+
+    schema, batches = _batches(table)
+    unify = _DictionaryUnifier(schema)
+    options = pa.ipc.IpcWriteOptions(emit_dictionary_deltas=True)
+    rows = 0
+    with atomic_output(path, "wb") as handle:
+        with pa.ipc.new_file(handle, schema, options=options) as writer:
+            for batch in batches:
+                writer.write_batch(unify(batch))
+                rows += batch.num_rows
+    return rows
+
+
+def write(table: Any, path: StrPath, to: Literal["openai", "parquet", "arrow"] = "openai") -> int:
+    """Write ``table`` to ``path`` as ``to``.
+
+    Args:
+        table: Rows (table, batch, batches or Arrow stream).
+        path: The destination file.
+        to: ``"openai"`` (JSONL), ``"parquet"`` or ``"arrow"`` (IPC file).
+
+    Returns:
+        Rows written.
+
+    Raises:
+        ValueError: Unknown ``to``.
+    """
+    if to == "openai":
+        return write_openai(table, path)
+    if to == "parquet":
+        return write_parquet(table, path)
+    if to == "arrow":
+        return write_arrow(table, path)
+    raise ValueError(f"unknown output format {to!r}: expected 'openai', 'parquet' or 'arrow'")
