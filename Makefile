@@ -22,7 +22,7 @@ install-test:
 test: install-test test-rust test-python
 
 test-rust:
-	cargo test --manifest-path $(CARGO_MANIFEST) --release
+	cargo test --manifest-path $(CARGO_MANIFEST)
 
 test-python:
 	$(PY) -m pytest

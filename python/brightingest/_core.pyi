@@ -22,7 +22,7 @@ class Reader:
     """
 
     def next_batch(self) -> Any | None:
-        """The next record batch (an object with ``__arrow_c_array__``), or ``None`` at the end.
+        """The next ``pyarrow.RecordBatch``, or ``None`` at the end.
 
         Raises:
             JsonlDecodeError, MappingError, FormatDetectionError: under ``policy="strict"``,
@@ -31,7 +31,8 @@ class Reader:
         """
 
     def __iter__(self) -> Reader: ...
-    def __next__(self) -> Any: ...
+    def __next__(self) -> Any:
+        """The next ``pyarrow.RecordBatch``."""
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         """All remaining batches as an ``arrow_array_stream`` PyCapsule (consumes the reader)."""
 

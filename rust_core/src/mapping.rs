@@ -1,0 +1,803 @@
+//! Run a declared format mapping (see `python/brightingest/mapping.py`) on parsed rows and build
+//! validated chat messages natively: no Python per row.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+use serde::Deserialize;
+
+use crate::error::{quote, Category, IngestError, LineIssue};
+use crate::parse::{Field, Json, Want};
+use crate::table::Msg;
+
+/// Canonical roles after mapping.
+pub const ROLES: [&str; 5] = ["system", "developer", "user", "assistant", "tool"];
+
+fn default_sep() -> String {
+    "\n\n".to_string()
+}
+
+/// One source of messages in a row.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Part {
+    /// A fixed-role message from one or more string fields (joined by `separator`).
+    Message {
+        role: String,
+        fields: Vec<String>,
+        #[serde(default)]
+        optional: bool,
+        #[serde(default)]
+        weight: Option<i8>,
+        #[serde(default = "default_sep")]
+        separator: String,
+    },
+    /// A list of message objects.
+    List {
+        field: String,
+        #[serde(default = "default_role_key")]
+        role_key: String,
+        #[serde(default = "default_content_key")]
+        content_key: String,
+        #[serde(default)]
+        roles: HashMap<String, String>,
+        #[serde(default)]
+        name_key: Option<String>,
+        #[serde(default)]
+        tool_calls_key: Option<String>,
+        #[serde(default)]
+        tool_call_id_key: Option<String>,
+        #[serde(default)]
+        weight_key: Option<String>,
+        #[serde(default)]
+        assistant_weight: Option<i8>,
+        #[serde(default)]
+        optional: bool,
+        #[serde(default)]
+        string_role: Option<String>,
+    },
+    /// A list of `[user, assistant]` string pairs.
+    Pairs {
+        field: String,
+        #[serde(default = "yes")]
+        optional: bool,
+        #[serde(default)]
+        assistant_weight: Option<i8>,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_role_key() -> String {
+    "role".into()
+}
+fn default_content_key() -> String {
+    "content".into()
+}
+
+/// Which unread fields are kept in `metadata`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum MetadataSpec {
+    Named(String),
+    Keys { keys: Vec<String> },
+}
+
+/// A format's declarative mapping, as `Mapping.to_dict(name)` serializes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormatSpec {
+    pub name: String,
+    pub signature: Vec<String>,
+    pub parts: Vec<Part>,
+    #[serde(default)]
+    pub id_field: Option<String>,
+    #[serde(default)]
+    pub tools_field: Option<String>,
+    #[serde(default = "rest")]
+    pub metadata: MetadataSpec,
+    #[serde(default)]
+    pub meta_key: Option<String>,
+    #[serde(default)]
+    pub roles: HashMap<String, String>,
+}
+
+fn rest() -> MetadataSpec {
+    MetadataSpec::Named("rest".into())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Rest,
+    Keys,
+    Nothing,
+}
+
+/// Ranked formats compiled for execution: each row takes the first whose signature it has.
+#[derive(Debug)]
+pub struct FormatSet {
+    formats: Vec<FormatSpec>,
+    names: Vec<String>,
+    /// Keys each format reads (not kept in its metadata).
+    reads: Vec<HashSet<String>>,
+    keep: Vec<Keep>,
+    parse_keys: HashSet<String>,
+    raw_keys: HashSet<String>,
+    raw_rest: bool,
+    meta_keys: Vec<String>,
+}
+
+impl FormatSet {
+    /// Compile ranked specs, checking roles and weights once.
+    pub fn new(formats: Vec<FormatSpec>) -> Result<Self, IngestError> {
+        if formats.is_empty() {
+            return Err(IngestError::Config("no format to map rows with".into()));
+        }
+        let mut reads = Vec::new();
+        let mut keep = Vec::new();
+        let mut parse_keys = HashSet::new();
+        let mut raw_keys = HashSet::new();
+        let mut raw_rest = false;
+        let mut meta_keys = Vec::new();
+        for f in &formats {
+            if f.signature.is_empty() {
+                return Err(IngestError::Config(format!(
+                    "format {}: signature must name at least one field",
+                    f.name
+                )));
+            }
+            let mut r: HashSet<String> = f.signature.iter().cloned().collect();
+            for p in &f.parts {
+                match p {
+                    Part::Message {
+                        role,
+                        fields,
+                        weight,
+                        ..
+                    } => {
+                        if fields.is_empty() {
+                            return Err(IngestError::Config(format!(
+                                "format {}: a message part needs at least one field",
+                                f.name
+                            )));
+                        }
+                        if canonical_role(role, &HashMap::new(), &f.roles).is_none() {
+                            return Err(IngestError::Config(format!(
+                                "format {}: unknown role {role:?} in a message part (expected one of {})",
+                                f.name,
+                                ROLES.join(", ")
+                            )));
+                        }
+                        check_weight(&f.name, *weight)?;
+                        r.extend(fields.iter().cloned());
+                    }
+                    Part::List {
+                        field,
+                        assistant_weight,
+                        string_role,
+                        roles,
+                        ..
+                    } => {
+                        check_weight(&f.name, *assistant_weight)?;
+                        if let Some(sr) = string_role {
+                            if canonical_role(sr, roles, &f.roles).is_none() {
+                                return Err(IngestError::Config(format!(
+                                    "format {}: unknown string_role {sr:?}",
+                                    f.name
+                                )));
+                            }
+                        }
+                        r.insert(field.clone());
+                    }
+                    Part::Pairs {
+                        field,
+                        assistant_weight,
+                        ..
+                    } => {
+                        check_weight(&f.name, *assistant_weight)?;
+                        r.insert(field.clone());
+                    }
+                }
+            }
+            r.extend(f.id_field.iter().cloned());
+            r.extend(f.tools_field.iter().cloned());
+            parse_keys.extend(r.iter().cloned());
+            let k = match &f.metadata {
+                MetadataSpec::Named(s) if s == "rest" => {
+                    raw_rest = true;
+                    Keep::Rest
+                }
+                MetadataSpec::Named(s) if s == "none" => Keep::Nothing,
+                MetadataSpec::Named(s) => {
+                    return Err(IngestError::Config(format!(
+                        "format {}: metadata must be \"rest\", \"none\" or {{\"keys\": [...]}}, not {s:?}",
+                        f.name
+                    )))
+                }
+                MetadataSpec::Keys { keys } => {
+                    raw_keys.extend(keys.iter().cloned());
+                    Keep::Keys
+                }
+            };
+            if let Some(mk) = &f.meta_key {
+                raw_keys.insert(mk.clone());
+                if !meta_keys.contains(mk) {
+                    meta_keys.push(mk.clone());
+                }
+            }
+            reads.push(r);
+            keep.push(k);
+        }
+        let names = formats.iter().map(|f| f.name.clone()).collect();
+        Ok(FormatSet {
+            formats,
+            names,
+            reads,
+            keep,
+            parse_keys,
+            raw_keys,
+            raw_rest,
+            meta_keys,
+        })
+    }
+
+    /// Parse a JSON list of format specs.
+    pub fn from_json(text: &str) -> Result<Self, IngestError> {
+        let specs: Vec<FormatSpec> = serde_json::from_str(text)
+            .map_err(|e| IngestError::Config(format!("invalid format specification: {e}")))?;
+        Self::new(specs)
+    }
+
+    /// Format names, in rank order (the `format` column's dictionary).
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// How the row parser should treat a top-level key.
+    pub fn want(&self, key: &str) -> Want {
+        if self.parse_keys.contains(key) {
+            Want::Parse
+        } else if self.raw_rest || self.raw_keys.contains(key) {
+            Want::Raw
+        } else {
+            Want::Skip
+        }
+    }
+
+    /// Map one parsed object. Fields are taken out of `fields` as they are used.
+    pub fn map_row<'a>(&self, mut fields: Vec<(Cow<'a, str>, Field<'a>)>) -> Mapped<'a> {
+        // A file-metadata line: `{"_meta": {...}}` and nothing else.
+        if fields.len() == 1 && self.meta_keys.iter().any(|k| k == &fields[0].0) {
+            let text = match &fields[0].1 {
+                Field::Raw(r) => r.get().to_string(),
+                Field::Parsed(j) => j.to_json(),
+                Field::Skipped => String::new(),
+            };
+            return Mapped::Meta(fields[0].0.to_string(), text);
+        }
+        let Some(fi) = (0..self.formats.len())
+            .find(|&i| self.formats[i].signature.iter().all(|k| has(&fields, k)))
+        else {
+            return Mapped::Skip(self.unsupported(&fields));
+        };
+        match self.map_with(fi, &mut fields) {
+            Ok((messages, id, tools)) => {
+                let metadata = self.metadata(fi, &fields);
+                Mapped::Row {
+                    format: fi,
+                    messages,
+                    id,
+                    tools,
+                    metadata,
+                }
+            }
+            Err(issue) => Mapped::Skip(issue),
+        }
+    }
+
+    #[cold]
+    fn unsupported(&self, fields: &[(Cow<'_, str>, Field<'_>)]) -> LineIssue {
+        let keys: Vec<String> = fields.iter().take(8).map(|(k, _)| quote(k, 40)).collect();
+        let keys = if keys.is_empty() {
+            "an empty object".to_string()
+        } else {
+            format!("keys {}", keys.join(", "))
+        };
+        if self.formats.len() == 1 {
+            let f = &self.formats[0];
+            let missing: Vec<String> = f
+                .signature
+                .iter()
+                .filter(|k| !has(fields, k))
+                .map(|k| quote(k, 40))
+                .collect();
+            LineIssue::new(
+                Category::UnsupportedFormat,
+                format!(
+                    "row is not {} (it lacks {}; it has {keys})",
+                    f.name,
+                    missing.join(", ")
+                ),
+            )
+            .with_hint("drop format= to auto-detect, or pass the format this row is in")
+        } else {
+            LineIssue::new(
+                Category::UnsupportedFormat,
+                format!(
+                    "row matches no format in use ({}; it has {keys})",
+                    self.names.join(", ")
+                ),
+            )
+            .with_hint("install a format plugin for these rows, or fix the export")
+        }
+    }
+
+    fn metadata(&self, fi: usize, fields: &[(Cow<'_, str>, Field<'_>)]) -> Option<String> {
+        let keep = self.keep[fi];
+        if keep == Keep::Nothing {
+            return None;
+        }
+        let reads = &self.reads[fi];
+        let mut out = String::new();
+        for (k, v) in fields {
+            if reads.contains(k.as_ref()) {
+                continue;
+            }
+            if keep == Keep::Keys && !self.raw_keys.contains(k.as_ref()) {
+                continue;
+            }
+            let text: Cow<'_, str> = match v {
+                Field::Raw(r) => Cow::Borrowed(r.get()),
+                Field::Parsed(j) => Cow::Owned(j.to_json()),
+                Field::Skipped => continue,
+            };
+            out.push(if out.is_empty() { '{' } else { ',' });
+            out.push_str(&serde_json::to_string(k.as_ref()).unwrap_or_default());
+            out.push(':');
+            out.push_str(&text);
+        }
+        if out.is_empty() {
+            None
+        } else {
+            out.push('}');
+            Some(out)
+        }
+    }
+
+    #[allow(clippy::type_complexity)] // (messages, id, tools): a private return tuple
+    fn map_with<'a>(
+        &self,
+        fi: usize,
+        fields: &mut [(Cow<'a, str>, Field<'a>)],
+    ) -> Result<(Vec<Msg<'a>>, Option<Cow<'a, str>>, Option<String>), LineIssue> {
+        let f = &self.formats[fi];
+        let mut msgs: Vec<Msg<'a>> = Vec::with_capacity(8);
+        let mut srcs: Vec<String> = Vec::new();
+        let track = |srcs: &mut Vec<String>, s: String| srcs.push(s);
+        for part in &f.parts {
+            match part {
+                Part::Message {
+                    role,
+                    fields: names,
+                    optional,
+                    weight,
+                    separator,
+                } => {
+                    let first = take(fields, &names[0]);
+                    let mut content: Cow<'a, str> = match first {
+                        None | Some(Json::Null) if *optional => continue,
+                        None | Some(Json::Null) => return Err(missing(&names[0], &f.name)),
+                        Some(Json::Str(s)) => s,
+                        Some(other) => return Err(wrong_type(&names[0], "a string", &other)),
+                    };
+                    if *optional && content.trim().is_empty() {
+                        continue;
+                    }
+                    for extra in &names[1..] {
+                        match take(fields, extra) {
+                            None | Some(Json::Null) => {}
+                            Some(Json::Str(s)) if s.trim().is_empty() => {}
+                            Some(Json::Str(s)) => {
+                                let mut joined = content.into_owned();
+                                joined.push_str(separator);
+                                joined.push_str(&s);
+                                content = Cow::Owned(joined);
+                            }
+                            Some(other) => return Err(wrong_type(extra, "a string", &other)),
+                        }
+                    }
+                    let role = canonical_role(role, &HashMap::new(), &f.roles).unwrap_or("user");
+                    msgs.push(Msg {
+                        role,
+                        content,
+                        weight: *weight,
+                        name: None,
+                        tool_calls: None,
+                        tool_call_id: None,
+                    });
+                    track(&mut srcs, names[0].clone());
+                }
+                Part::List {
+                    field,
+                    role_key,
+                    content_key,
+                    roles,
+                    name_key,
+                    tool_calls_key,
+                    tool_call_id_key,
+                    weight_key,
+                    assistant_weight,
+                    optional,
+                    string_role,
+                } => {
+                    let items = match take(fields, field) {
+                        None | Some(Json::Null) if *optional => continue,
+                        None | Some(Json::Null) => return Err(missing(field, &f.name)),
+                        Some(Json::Str(s)) if string_role.is_some() => {
+                            let role = string_role
+                                .as_deref()
+                                .and_then(|r| canonical_role(r, roles, &f.roles))
+                                .unwrap_or("user");
+                            msgs.push(Msg {
+                                role,
+                                content: s,
+                                weight: if role == "assistant" { *assistant_weight } else { None },
+                                name: None,
+                                tool_calls: None,
+                                tool_call_id: None,
+                            });
+                            track(&mut srcs, field.clone());
+                            continue;
+                        }
+                        Some(Json::Arr(items)) => items,
+                        Some(other) => {
+                            let want = if string_role.is_some() {
+                                "a list of messages or a string"
+                            } else {
+                                "a list of messages"
+                            };
+                            return Err(wrong_type(field, want, &other));
+                        }
+                    };
+                    for (i, item) in items.into_iter().enumerate() {
+                        let path = format!("{field}[{i}]");
+                        let Json::Obj(mut obj) = item else {
+                            return Err(wrong_type(&path, "a message object", &item));
+                        };
+                        let role_path = || format!("{path}.{role_key}");
+                        let role = match take_in(&mut obj, role_key) {
+                            Some(Json::Str(r)) => match canonical_role(&r, roles, &f.roles) {
+                                Some(c) => c,
+                                None => return Err(unknown_role(&role_path(), &r)),
+                            },
+                            None | Some(Json::Null) => {
+                                return Err(missing(&role_path(), &f.name))
+                            }
+                            Some(other) => return Err(wrong_type(&role_path(), "a string", &other)),
+                        };
+                        let tool_calls = match tool_calls_key.as_deref().and_then(|k| take_in(&mut obj, k)) {
+                            None | Some(Json::Null) => None,
+                            Some(Json::Arr(a)) if a.is_empty() => None,
+                            Some(v @ Json::Arr(_)) => Some(v.to_json()),
+                            Some(other) => {
+                                let k = tool_calls_key.as_deref().unwrap_or("tool_calls");
+                                return Err(wrong_type(&format!("{path}.{k}"), "a list", &other));
+                            }
+                        };
+                        let content_path = || format!("{path}.{content_key}");
+                        let content = match take_in(&mut obj, content_key) {
+                            Some(Json::Str(s)) => s,
+                            Some(Json::Arr(parts)) => text_parts(parts, &content_path())?,
+                            None | Some(Json::Null) if tool_calls.is_some() => Cow::Borrowed(""),
+                            None | Some(Json::Null) => {
+                                return Err(missing(&content_path(), &f.name))
+                            }
+                            Some(other) => {
+                                return Err(wrong_type(
+                                    &content_path(),
+                                    "a string or a list of text parts",
+                                    &other,
+                                ))
+                            }
+                        };
+                        let weight = match weight_key.as_deref().and_then(|k| take_in(&mut obj, k)) {
+                            None | Some(Json::Null) => {
+                                if role == "assistant" {
+                                    *assistant_weight
+                                } else {
+                                    None
+                                }
+                            }
+                            Some(v) => Some(parse_weight(
+                                &v,
+                                &format!("{path}.{}", weight_key.as_deref().unwrap_or("weight")),
+                            )?),
+                        };
+                        let name = opt_str(&mut obj, name_key.as_deref(), &path)?;
+                        let tool_call_id = opt_str(&mut obj, tool_call_id_key.as_deref(), &path)?;
+                        msgs.push(Msg {
+                            role,
+                            content,
+                            weight,
+                            name,
+                            tool_calls,
+                            tool_call_id,
+                        });
+                        track(&mut srcs, path);
+                    }
+                }
+                Part::Pairs {
+                    field,
+                    optional,
+                    assistant_weight,
+                } => {
+                    let items = match take(fields, field) {
+                        None | Some(Json::Null) if *optional => continue,
+                        None | Some(Json::Null) => return Err(missing(field, &f.name)),
+                        Some(Json::Arr(items)) => items,
+                        Some(other) => return Err(wrong_type(field, "a list of [user, assistant] pairs", &other)),
+                    };
+                    for (i, item) in items.into_iter().enumerate() {
+                        let path = format!("{field}[{i}]");
+                        let pair = match item {
+                            Json::Arr(p) if p.len() == 2 => p,
+                            other => return Err(wrong_type(&path, "a [user, assistant] pair", &other)),
+                        };
+                        for (j, (v, role)) in pair.into_iter().zip(["user", "assistant"]).enumerate() {
+                            let content = match v {
+                                Json::Str(s) => s,
+                                other => return Err(wrong_type(&format!("{path}[{j}]"), "a string", &other)),
+                            };
+                            msgs.push(Msg {
+                                role,
+                                content,
+                                weight: if role == "assistant" { *assistant_weight } else { None },
+                                name: None,
+                                tool_calls: None,
+                                tool_call_id: None,
+                            });
+                            track(&mut srcs, format!("{path}[{j}]"));
+                        }
+                    }
+                }
+            }
+        }
+        validate(&msgs, &srcs)?;
+        let id = match f.id_field.as_deref().and_then(|k| take(fields, k)) {
+            None | Some(Json::Null) => None,
+            Some(Json::Str(s)) => Some(s),
+            Some(Json::Num(n)) => Some(Cow::Owned(n.to_string())),
+            Some(other) => {
+                return Err(wrong_type(
+                    f.id_field.as_deref().unwrap_or("id"),
+                    "a string or a number",
+                    &other,
+                ))
+            }
+        };
+        let tools = match f.tools_field.as_deref().and_then(|k| take(fields, k)) {
+            None | Some(Json::Null) => None,
+            Some(v) => Some(v.to_json()),
+        };
+        Ok((msgs, id, tools))
+    }
+}
+
+/// The outcome of mapping one row.
+#[derive(Debug)]
+pub enum Mapped<'a> {
+    Row {
+        format: usize,
+        messages: Vec<Msg<'a>>,
+        id: Option<Cow<'a, str>>,
+        tools: Option<String>,
+        metadata: Option<String>,
+    },
+    /// A file-metadata line: (key, value as JSON text).
+    Meta(String, String),
+    Skip(LineIssue),
+}
+
+fn check_weight(name: &str, w: Option<i8>) -> Result<(), IngestError> {
+    match w {
+        None | Some(0) | Some(1) => Ok(()),
+        Some(x) => Err(IngestError::Config(format!(
+            "format {name}: weight must be 0 or 1, not {x}"
+        ))),
+    }
+}
+
+fn has(fields: &[(Cow<'_, str>, Field<'_>)], key: &str) -> bool {
+    fields
+        .iter()
+        .any(|(k, v)| k == key && !matches!(v, Field::Parsed(Json::Null)))
+}
+
+/// Take a parsed top-level field out of the row (leaving `Skipped` behind).
+fn take<'a>(fields: &mut [(Cow<'a, str>, Field<'a>)], key: &str) -> Option<Json<'a>> {
+    let slot = fields.iter_mut().find(|(k, _)| k == key)?;
+    match std::mem::replace(&mut slot.1, Field::Skipped) {
+        Field::Parsed(j) => Some(j),
+        Field::Raw(r) => serde_json::from_str::<Json<'a>>(r.get()).ok(),
+        Field::Skipped => None,
+    }
+}
+
+fn take_in<'a>(obj: &mut [(Cow<'a, str>, Json<'a>)], key: &str) -> Option<Json<'a>> {
+    obj.iter_mut()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| std::mem::replace(v, Json::Null))
+        .filter(|_| true)
+}
+
+fn opt_str<'a>(
+    obj: &mut [(Cow<'a, str>, Json<'a>)],
+    key: Option<&str>,
+    path: &str,
+) -> Result<Option<Cow<'a, str>>, LineIssue> {
+    let Some(key) = key else { return Ok(None) };
+    match take_in(obj, key) {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::Str(s)) => Ok(Some(s)),
+        Some(other) => Err(wrong_type(&format!("{path}.{key}"), "a string", &other)),
+    }
+}
+
+/// Join the text of `[{"type": "text", "text": ...}]` content parts.
+fn text_parts<'a>(parts: Vec<Json<'a>>, path: &str) -> Result<Cow<'a, str>, LineIssue> {
+    let mut texts: Vec<Cow<'a, str>> = Vec::with_capacity(parts.len());
+    for (i, p) in parts.into_iter().enumerate() {
+        let Json::Obj(mut obj) = p else {
+            return Err(wrong_type(&format!("{path}[{i}]"), "a content part object", &p));
+        };
+        let kind = match take_in(&mut obj, "type") {
+            Some(Json::Str(s)) => s,
+            None | Some(Json::Null) => Cow::Borrowed("text"),
+            Some(other) => return Err(wrong_type(&format!("{path}[{i}].type"), "a string", &other)),
+        };
+        if kind != "text" && kind != "input_text" && kind != "output_text" {
+            return Err(LineIssue::new(
+                Category::WrongType,
+                format!("content part of type {} (only text parts can be trained on)", quote(&kind, 40)),
+            )
+            .with_field(format!("{path}[{i}].type"))
+            .with_hint("remove non-text parts (images, audio) or use a multimodal trainer"));
+        }
+        match take_in(&mut obj, "text") {
+            Some(Json::Str(s)) => texts.push(s),
+            None | Some(Json::Null) => return Err(missing(&format!("{path}[{i}].text"), "text part")),
+            Some(other) => return Err(wrong_type(&format!("{path}[{i}].text"), "a string", &other)),
+        }
+    }
+    Ok(if texts.len() == 1 {
+        texts.pop().unwrap_or_default()
+    } else {
+        Cow::Owned(texts.concat())
+    })
+}
+
+fn parse_weight(v: &Json<'_>, path: &str) -> Result<i8, LineIssue> {
+    if let Json::Num(n) = v {
+        if let Some(i) = n.as_i64() {
+            if i == 0 || i == 1 {
+                return Ok(i as i8);
+            }
+        } else if let Some(x) = n.as_f64() {
+            if x == 0.0 || x == 1.0 {
+                return Ok(x as i8);
+            }
+        }
+    }
+    let shown = match v {
+        Json::Str(s) => quote(s, 20),
+        other => other.to_json(),
+    };
+    Err(LineIssue::new(Category::InvalidWeight, format!("weight {shown} (expected 0 or 1)"))
+        .with_field(path)
+        .with_hint("weight says whether an assistant message is trained on: use 0 or 1"))
+}
+
+/// Resolve a role name: the part's aliases, the format's aliases, then the canonical names
+/// (ASCII case-insensitively).
+pub fn canonical_role(
+    raw: &str,
+    part: &HashMap<String, String>,
+    format: &HashMap<String, String>,
+) -> Option<&'static str> {
+    let resolved = part
+        .get(raw)
+        .or_else(|| format.get(raw))
+        .map(String::as_str)
+        .unwrap_or(raw);
+    ROLES.iter().copied().find(|r| r.eq_ignore_ascii_case(resolved)).or_else(|| {
+        let lower = raw.to_ascii_lowercase();
+        part.get(&lower)
+            .or_else(|| format.get(&lower))
+            .and_then(|c| ROLES.iter().copied().find(|r| r.eq_ignore_ascii_case(c)))
+    })
+}
+
+fn validate(msgs: &[Msg<'_>], srcs: &[String]) -> Result<(), LineIssue> {
+    if msgs.is_empty() {
+        return Err(LineIssue::new(Category::EmptyConversation, "the row has no messages")
+            .with_hint("drop empty rows in the export"));
+    }
+    let mut started = false;
+    let mut trainable = false;
+    for (i, m) in msgs.iter().enumerate() {
+        let is_system = m.role == "system" || m.role == "developer";
+        if is_system && started {
+            return Err(LineIssue::new(
+                Category::SystemNotFirst,
+                format!("a {} message after the conversation started (message {})", m.role, i + 1),
+            )
+            .with_field(srcs[i].clone())
+            .with_hint("put system messages first; chat templates reject them mid-conversation"));
+        }
+        if !is_system {
+            started = true;
+        }
+        if m.tool_calls.is_none() && m.content.trim().is_empty() {
+            return Err(LineIssue::new(
+                Category::EmptyContent,
+                format!("empty content in a {} message", m.role),
+            )
+            .with_field(srcs[i].clone())
+            .with_hint("fill or drop empty turns in the export"));
+        }
+        if m.role == "assistant" && m.weight != Some(0) {
+            trainable = true;
+        }
+    }
+    if !trainable {
+        let has_assistant = msgs.iter().any(|m| m.role == "assistant");
+        let msg = if has_assistant {
+            "no assistant message to train on (every assistant weight is 0)"
+        } else {
+            "no assistant message to train on"
+        };
+        return Err(LineIssue::new(Category::NoTrainableAssistant, msg)
+            .with_hint("each training row needs an assistant reply with weight 1 (or no weight)"));
+    }
+    Ok(())
+}
+
+#[cold]
+fn missing(path: &str, format: &str) -> LineIssue {
+    let leaf = path.rsplit('.').next().unwrap_or(path);
+    LineIssue::new(Category::MissingField, format!("missing field {}", quote(leaf, 60)))
+        .with_field(path)
+        .with_hint(format!(
+            "every {format} row needs this field; fix the export, or use policy=\"quarantine\" to set such rows aside"
+        ))
+}
+
+#[cold]
+fn wrong_type(path: &str, expected: &str, got: &Json<'_>) -> LineIssue {
+    let shown = match got {
+        Json::Str(s) => format!(" {}", quote(s, 40)),
+        Json::Num(n) => format!(" {n}"),
+        Json::Bool(b) => format!(" {b}"),
+        _ => String::new(),
+    };
+    LineIssue::new(
+        Category::WrongType,
+        format!("expected {expected}, found {}{shown}", got.kind()),
+    )
+    .with_field(path)
+    .with_hint("fix the export's types, or map this shape with a format plugin")
+}
+
+#[cold]
+fn unknown_role(path: &str, role: &str) -> LineIssue {
+    LineIssue::new(
+        Category::UnknownRole,
+        format!("unknown role {} (expected {})", quote(role, 40), ROLES.join(", ")),
+    )
+    .with_field(path)
+    .with_hint(format!(
+        "map it in the format's roles, e.g. roles={{{}: \"assistant\"}}, or use policy=\"quarantine\" to set such rows aside",
+        quote(role, 40)
+    ))
+}

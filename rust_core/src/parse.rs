@@ -1,0 +1,374 @@
+//! The JSON parser behind one small interface: a borrowed DOM for the fields a format reads,
+//! verbatim raw text for the fields it keeps, and nothing materialized for the rest.
+//!
+//! Why serde_json: it is the strictest well-kept Rust parser for what a training-data reader
+//! must reject (NaN/Infinity literals, lone surrogate escapes, trailing garbage), it borrows
+//! unescaped strings straight from the input (zero copies), it bounds nesting depth (128) so a
+//! 10,000-deep line is an error, not a stack overflow, and `RawValue` lets us keep unmapped
+//! fields as verbatim JSON text after validating them, without building them. simd-json and
+//! sonic-rs parse faster on wide machines, but need a mutable copy of each line (simd-json) or
+//! do not reject lone surrogates and duplicate keys by default; on these 2-core machines the
+//! parse is not the only cost (mapping, Arrow building), and correctness of every line is the
+//! contract. Duplicate keys are rejected in every object we build (the row and every mapped
+//! field); values kept verbatim in `metadata` are validated for syntax and kept byte for byte.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::value::RawValue;
+
+use crate::error::{Category, LineIssue};
+
+/// serde_json's nesting limit; deeper lines are `too_deep`.
+pub const MAX_DEPTH: usize = 128;
+
+const DUP_MARKER: &str = "\u{1}duplicate key:";
+
+/// A JSON value whose strings borrow from the line where they can.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Json<'a> {
+    Null,
+    Bool(bool),
+    Num(serde_json::Number),
+    Str(Cow<'a, str>),
+    Arr(Vec<Json<'a>>),
+    Obj(Vec<(Cow<'a, str>, Json<'a>)>),
+}
+
+impl<'a> Json<'a> {
+    /// Look up a key in an object (first match; objects never hold duplicates).
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
+        match self {
+            Json::Obj(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// "a string", "an object", ... for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool(_) => "a boolean",
+            Json::Num(_) => "a number",
+            Json::Str(_) => "a string",
+            Json::Arr(_) => "an array",
+            Json::Obj(_) => "an object",
+        }
+    }
+
+    /// Compact JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A string that borrows when the input has no escapes.
+struct BorrowedStr<'a>(Cow<'a, str>);
+
+impl<'de> de::Deserialize<'de> for BorrowedStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = BorrowedStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Reject a duplicate key among `keys` (linear for small objects, sorted otherwise).
+fn check_duplicates<'k, E: de::Error>(keys: impl Iterator<Item = &'k str> + Clone) -> Result<(), E> {
+    let n = keys.clone().count();
+    if n < 2 {
+        return Ok(());
+    }
+    if n <= 12 {
+        let v: Vec<&str> = keys.collect();
+        for i in 1..v.len() {
+            if v[..i].contains(&v[i]) {
+                return Err(E::custom(format_args!("{DUP_MARKER}{}", v[i])));
+            }
+        }
+        return Ok(());
+    }
+    let mut v: Vec<&str> = keys.collect();
+    v.sort_unstable();
+    for w in v.windows(2) {
+        if w[0] == w[1] {
+            return Err(E::custom(format_args!("{DUP_MARKER}{}", w[0])));
+        }
+    }
+    Ok(())
+}
+
+impl<'de> de::Deserialize<'de> for Json<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = Json<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Json<'de>, E> {
+        Ok(Json::Null)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Json<'de>, E> {
+        Ok(Json::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Json<'de>, E> {
+        Ok(Json::Num(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Json<'de>, E> {
+        Ok(Json::Num(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Json<'de>, E> {
+        serde_json::Number::from_f64(v)
+            .map(Json::Num)
+            .ok_or_else(|| E::custom("number out of range"))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Owned(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+        while let Some(v) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Json::Arr(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
+        let mut out: Vec<(Cow<'de, str>, Json<'de>)> = Vec::with_capacity(4);
+        while let Some(BorrowedStr(k)) = map.next_key()? {
+            let v: Json<'de> = map.next_value()?;
+            out.push((k, v));
+        }
+        check_duplicates::<A::Error>(out.iter().map(|(k, _)| k.as_ref()))?;
+        Ok(Json::Obj(out))
+    }
+}
+
+impl Serialize for Json<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Json::Null => s.serialize_unit(),
+            Json::Bool(b) => s.serialize_bool(*b),
+            Json::Num(n) => n.serialize(s),
+            Json::Str(v) => s.serialize_str(v),
+            Json::Arr(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for it in items {
+                    seq.serialize_element(it)?;
+                }
+                seq.end()
+            }
+            Json::Obj(entries) => {
+                let mut m = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    m.serialize_entry(k.as_ref(), v)?;
+                }
+                m.end()
+            }
+        }
+    }
+}
+
+/// How the row parser treats a top-level key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    /// Build it (a mapped field).
+    Parse,
+    /// Validate and keep its verbatim text (metadata).
+    Raw,
+    /// Validate only.
+    Skip,
+}
+
+/// A top-level field of a row.
+#[derive(Debug)]
+pub enum Field<'a> {
+    Parsed(Json<'a>),
+    Raw(&'a RawValue),
+    Skipped,
+}
+
+/// A parsed line: an object's top-level fields, or the kind of the non-object value.
+#[derive(Debug)]
+pub enum Row<'a> {
+    Object(Vec<(Cow<'a, str>, Field<'a>)>),
+    Other(&'static str),
+}
+
+impl<'a> Row<'a> {
+    /// The field named `key`, if present.
+    pub fn field(fields: &'a [(Cow<'a, str>, Field<'a>)], key: &str) -> Option<&'a Field<'a>> {
+        fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+struct RowSeed<'w> {
+    want: &'w dyn Fn(&str) -> Want,
+}
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = Row<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Row<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_> {
+    type Value = Row<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Row<'de>, E> {
+        Ok(Row::Other("null"))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Row<'de>, E> {
+        Ok(Row::Other("a boolean"))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Row<'de>, E> {
+        Ok(Row::Other("a number"))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Row<'de>, E> {
+        Ok(Row::Other("a number"))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Row<'de>, E> {
+        Ok(Row::Other("a number"))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Row<'de>, E> {
+        Ok(Row::Other("a string"))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Row<'de>, A::Error> {
+        // Validate the whole array (depth-limited like every value) without building it.
+        while seq.next_element::<Json<'de>>()?.is_some() {}
+        Ok(Row::Other("an array"))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Row<'de>, A::Error> {
+        let mut out: Vec<(Cow<'de, str>, Field<'de>)> = Vec::with_capacity(12);
+        while let Some(BorrowedStr(k)) = map.next_key()? {
+            let v = match (self.want)(&k) {
+                Want::Parse => Field::Parsed(map.next_value::<Json<'de>>()?),
+                Want::Raw => Field::Raw(map.next_value::<&'de RawValue>()?),
+                Want::Skip => {
+                    map.next_value::<IgnoredAny>()?;
+                    Field::Skipped
+                }
+            };
+            out.push((k, v));
+        }
+        check_duplicates::<A::Error>(out.iter().map(|(k, _)| k.as_ref()))?;
+        Ok(Row::Object(out))
+    }
+}
+
+/// Parse one line (already valid UTF-8) into a [`Row`], building only what `want` asks for.
+pub fn parse_row<'a>(text: &'a str, want: &dyn Fn(&str) -> Want) -> Result<Row<'a>, LineIssue> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let row = RowSeed { want }
+        .deserialize(&mut de)
+        .map_err(|e| classify(&e))?;
+    de.end().map_err(|e| classify(&e))?;
+    Ok(row)
+}
+
+/// Parse one line (already valid UTF-8) into a full [`Json`] value.
+pub fn parse_value(text: &str) -> Result<Json<'_>, LineIssue> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let v = <Json as de::Deserialize>::deserialize(&mut de).map_err(|e| classify(&e))?;
+    de.end().map_err(|e| classify(&e))?;
+    Ok(v)
+}
+
+/// Turn a serde_json error into a line issue with our own words.
+#[cold]
+pub fn classify(e: &serde_json::Error) -> LineIssue {
+    let text = e.to_string();
+    let col = e.column();
+    if let Some(rest) = text.strip_prefix(DUP_MARKER) {
+        let key = rest.split(" at line ").next().unwrap_or(rest);
+        return LineIssue::new(
+            Category::DuplicateKey,
+            format!(
+                "duplicate key {} in one object (at column {col})",
+                crate::error::quote(key, 60)
+            ),
+        )
+        .with_hint("which value a trainer would see is undefined; remove one of them in the export");
+    }
+    let what = text.split(" at line ").next().unwrap_or(&text).to_string();
+    if what.contains("recursion limit exceeded") {
+        return LineIssue::new(
+            Category::TooDeep,
+            format!("nesting deeper than {MAX_DEPTH} levels (at column {col})"),
+        )
+        .with_hint("no chat format nests this deep; the line is probably corrupt");
+    }
+    let what = match what.as_str() {
+        "expected value" => "expected a JSON value (NaN, Infinity and bare words are not JSON)".to_string(),
+        _ => what,
+    };
+    LineIssue::new(Category::InvalidJson, format!("invalid JSON: {what} at column {col}"))
+        .with_hint("fix or remove the line; use policy=\"quarantine\" to set bad lines aside")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borrows_plain_strings_and_rejects_duplicates() {
+        let v = parse_value(r#"{"a":"plain","b":"esc\n"}"#).unwrap();
+        match v.get("a") {
+            Some(Json::Str(Cow::Borrowed(_))) => {}
+            other => panic!("expected a borrowed string, got {other:?}"),
+        }
+        let e = parse_value(r#"{"a":1,"b":{"c":1,"c":2}}"#).unwrap_err();
+        assert_eq!(e.category, Category::DuplicateKey);
+        assert!(e.message.contains("\"c\""), "{}", e.message);
+    }
+
+    #[test]
+    fn deep_nesting_is_too_deep_not_a_crash() {
+        let line = "[".repeat(10_000) + &"]".repeat(10_000);
+        assert_eq!(parse_value(&line).unwrap_err().category, Category::TooDeep);
+        let obj = r#"{"a":"#.repeat(10_000) + "1" + &"}".repeat(10_000);
+        assert_eq!(parse_value(&obj).unwrap_err().category, Category::TooDeep);
+        let want = |_: &str| Want::Raw;
+        assert_eq!(parse_row(&obj, &want).unwrap_err().category, Category::TooDeep);
+        assert_eq!(parse_row(&line, &want).unwrap_err().category, Category::TooDeep);
+    }
+
+    #[test]
+    fn rejects_nan_infinity_and_lone_surrogates() {
+        for bad in ["NaN", "[Infinity]", r#"{"a":-Infinity}"#, r#"["\ud800"]"#, r#"{"a":"\udc00x"}"#] {
+            let e = parse_value(bad).unwrap_err();
+            assert_eq!(e.category, Category::InvalidJson, "{bad}");
+        }
+        assert!(parse_value(r#"["\ud83d\ude00"]"#).is_ok());
+    }
+}

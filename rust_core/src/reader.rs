@@ -1,0 +1,758 @@
+//! The reader: files -> chunks cut at line boundaries -> parsed and mapped in parallel (rayon),
+//! a window of chunks at a time so memory stays bounded -> Arrow batches in input order, with
+//! every line accounted for in the report.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use memchr::{memchr, memrchr};
+use memmap2::Mmap;
+use rayon::prelude::*;
+
+use crate::error::{human_bytes, Category, IngestError, LineIssue};
+use crate::framing::{chunk_end, is_blank, Lines, BOM};
+use crate::mapping::{FormatSet, Mapped};
+use crate::parse::{parse_row, parse_value, Row};
+use crate::report::{MetaLine, Report, MAX_META_LINES};
+use crate::source::{open, Input};
+use crate::table::{chat_schema, raw_schema, ChatBuilder, RawBuilder};
+
+/// What to do with bad lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// Skip and report them.
+    Skip,
+    /// Fail the read at the first one.
+    Strict,
+    /// Skip, report, and write each one verbatim to a side file.
+    Quarantine,
+}
+
+impl Policy {
+    pub fn parse(s: &str) -> Result<Policy, IngestError> {
+        match s {
+            "skip" => Ok(Policy::Skip),
+            "strict" => Ok(Policy::Strict),
+            "quarantine" => Ok(Policy::Quarantine),
+            other => Err(IngestError::Config(format!(
+                "policy must be \"skip\", \"strict\" or \"quarantine\", not {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Options of one read.
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    pub threads: usize,
+    pub chunk_bytes: usize,
+    pub max_line_bytes: usize,
+    pub policy: Policy,
+    pub quarantine_path: Option<PathBuf>,
+    pub max_examples: usize,
+    /// Chunks parsed per window (0: twice the thread count).
+    pub window_chunks: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            chunk_bytes: 8 << 20,
+            max_line_bytes: 1 << 30,
+            policy: Policy::Skip,
+            quarantine_path: None,
+            max_examples: 5,
+            window_chunks: 0,
+        }
+    }
+}
+
+enum ChunkData {
+    Mapped(Arc<Mmap>, usize, usize),
+    Owned(Vec<u8>),
+    /// A line longer than the limit, already discarded from a stream: its length.
+    TooLong(u64),
+}
+
+struct Chunk {
+    file: usize,
+    data: ChunkData,
+    file_start: bool,
+    file_end: bool,
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match &self.data {
+            ChunkData::Mapped(m, a, b) => &m[*a..*b],
+            ChunkData::Owned(v) => v,
+            ChunkData::TooLong(_) => &[],
+        }
+    }
+}
+
+enum Built {
+    Chat(ChatBuilder),
+    Raw(RawBuilder),
+}
+
+struct ChunkOut {
+    file: usize,
+    lines: u64,
+    bytes: u64,
+    built: Built,
+    counts: [u64; Category::COUNT],
+    per_format: Vec<u64>,
+    examples: Vec<(u64, LineIssue)>,
+    metas: Vec<(u64, String, String)>,
+    quarantine: Vec<(u64, LineIssue, Vec<u8>)>,
+    fatal: Option<(u64, LineIssue)>,
+}
+
+enum Open {
+    Mapped { mmap: Arc<Mmap>, pos: usize },
+    Stream {
+        reader: Box<dyn Read + Send>,
+        carry: Vec<u8>,
+        started: bool,
+        eof: bool,
+    },
+    Done,
+}
+
+struct FileEntry {
+    path: String,
+    name: String,
+    next_line: u64,
+}
+
+/// A streaming read over files, in input order.
+pub struct Reader {
+    files: Vec<FileEntry>,
+    next_file: usize,
+    current: Option<(usize, Open)>,
+    formats: Option<Arc<FormatSet>>,
+    format_names: Vec<String>,
+    opts: ReadOptions,
+    pool: rayon::ThreadPool,
+    report: Arc<Mutex<Report>>,
+    pending: VecDeque<RecordBatch>,
+    quarantine: Option<BufWriter<File>>,
+    finished: bool,
+}
+
+impl Reader {
+    /// Start a read of `paths` (shown as `names` in reports), mapping rows with `formats`
+    /// (`None`: each line as compact JSON text).
+    pub fn new(
+        paths: Vec<String>,
+        names: Option<Vec<String>>,
+        formats: Option<FormatSet>,
+        opts: ReadOptions,
+    ) -> Result<Reader, IngestError> {
+        let names = names.unwrap_or_else(|| paths.clone());
+        if names.len() != paths.len() {
+            return Err(IngestError::Config(format!(
+                "names has {} entries for {} paths",
+                names.len(),
+                paths.len()
+            )));
+        }
+        if opts.chunk_bytes == 0 || opts.max_line_bytes == 0 {
+            return Err(IngestError::Config(
+                "chunk_bytes and max_line_bytes must be positive".into(),
+            ));
+        }
+        let threads = opts.threads.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("brightingest-{i}"))
+            .build()
+            .map_err(|e| IngestError::Config(format!("cannot start worker threads: {e}")))?;
+        let quarantine = match (opts.policy, &opts.quarantine_path) {
+            (Policy::Quarantine, Some(p)) => Some(BufWriter::new(File::create(p).map_err(|e| {
+                IngestError::source(&p.display().to_string(), format!("cannot create the quarantine file ({e})"))
+            })?)),
+            (Policy::Quarantine, None) => {
+                return Err(IngestError::Config(
+                    "policy=\"quarantine\" needs a quarantine path".into(),
+                ))
+            }
+            _ => None,
+        };
+        let format_names: Vec<String> = formats
+            .as_ref()
+            .map(|f| f.names().to_vec())
+            .unwrap_or_default();
+        let report = Report::new(&format_names, opts.max_examples);
+        let files = paths
+            .into_iter()
+            .zip(names)
+            .map(|(path, name)| FileEntry {
+                path,
+                name,
+                next_line: 1,
+            })
+            .collect();
+        Ok(Reader {
+            files,
+            next_file: 0,
+            current: None,
+            formats: formats.map(Arc::new),
+            format_names,
+            opts: ReadOptions { threads, ..opts },
+            pool,
+            report: Arc::new(Mutex::new(report)),
+            pending: VecDeque::new(),
+            quarantine,
+            finished: false,
+        })
+    }
+
+    /// The schema of every batch.
+    pub fn schema(&self) -> SchemaRef {
+        if self.formats.is_some() {
+            chat_schema()
+        } else {
+            raw_schema()
+        }
+    }
+
+    /// A shared handle on the report (it stays readable after the reader is consumed).
+    pub fn report_handle(&self) -> Arc<Mutex<Report>> {
+        self.report.clone()
+    }
+
+    /// A snapshot of the report so far.
+    pub fn report(&self) -> Report {
+        self.report.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Whether every line has been read.
+    pub fn is_finished(&self) -> bool {
+        self.finished && self.pending.is_empty()
+    }
+
+    /// The next batch, or `None` when every line has been read.
+    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, IngestError> {
+        loop {
+            if let Some(b) = self.pending.pop_front() {
+                return Ok(Some(b));
+            }
+            if self.finished {
+                return Ok(None);
+            }
+            let window = self.next_window()?;
+            if window.is_empty() {
+                self.finished = true;
+                if let Some(q) = self.quarantine.as_mut() {
+                    q.flush().map_err(|e| IngestError::source("quarantine file", e.to_string()))?;
+                }
+                continue;
+            }
+            let formats = self.formats.clone();
+            let opts = self.opts.clone();
+            let nformats = self.format_names.len();
+            let outs: Vec<ChunkOut> = self.pool.install(|| {
+                window
+                    .par_iter()
+                    .map(|c| process_chunk(c, formats.as_deref(), &opts, nformats))
+                    .collect()
+            });
+            drop(window);
+            self.assemble(outs)?;
+        }
+    }
+
+    fn assemble(&mut self, outs: Vec<ChunkOut>) -> Result<(), IngestError> {
+        let mut report = self
+            .report
+            .lock()
+            .map_err(|_| IngestError::Config("report lock poisoned".into()))?;
+        for out in outs {
+            let entry = &mut self.files[out.file];
+            let first = entry.next_line;
+            let name = entry.name.clone();
+            entry.next_line += out.lines;
+            if let Some((rel, issue)) = out.fatal {
+                // Strict: account for the lines before the bad one, then stop.
+                report.lines_read += rel;
+                return Err(IngestError::Line {
+                    path: name,
+                    line: first + rel,
+                    issue,
+                });
+            }
+            report.lines_read += out.lines;
+            report.bytes_read += out.bytes;
+            for (i, n) in out.counts.iter().enumerate() {
+                report.skipped[i] += n;
+            }
+            for (i, n) in out.per_format.iter().enumerate() {
+                report.formats[i].1 += n;
+            }
+            for (rel, issue) in &out.examples {
+                report.add_example(&name, first + rel, issue);
+            }
+            for (rel, key, value) in out.metas {
+                if report.file_metadata.len() < MAX_META_LINES {
+                    report.file_metadata.push(MetaLine {
+                        file: name.clone(),
+                        line: first + rel,
+                        key,
+                        value,
+                    });
+                }
+            }
+            if let Some(q) = self.quarantine.as_mut() {
+                for (rel, issue, raw) in &out.quarantine {
+                    write_quarantine(q, &name, first + rel, issue, raw)
+                        .map_err(|e| IngestError::source("quarantine file", e.to_string()))?;
+                }
+            }
+            let batch = match out.built {
+                Built::Chat(b) if !b.is_empty() => Some(b.finish(&name, first, &self.format_names)),
+                Built::Raw(b) if !b.rel_lines.is_empty() => Some(b.finish(&name, first)),
+                _ => None,
+            };
+            if let Some(b) = batch {
+                report.rows_kept += b.num_rows() as u64;
+                self.pending.push_back(b);
+            }
+        }
+        debug_assert!(report.balanced());
+        Ok(())
+    }
+
+    /// Cut the next window of chunks, opening files as needed.
+    fn next_window(&mut self) -> Result<Vec<Chunk>, IngestError> {
+        let max_chunks = if self.opts.window_chunks > 0 {
+            self.opts.window_chunks
+        } else {
+            self.opts.threads * 2
+        };
+        let budget = max_chunks.saturating_mul(self.opts.chunk_bytes);
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        while out.len() < max_chunks && bytes < budget {
+            if self.current.is_none() {
+                if self.next_file >= self.files.len() {
+                    break;
+                }
+                let idx = self.next_file;
+                self.next_file += 1;
+                let (path, name) = (self.files[idx].path.clone(), self.files[idx].name.clone());
+                let (input, _compression, size) = open(&path, &name)?;
+                {
+                    let mut r = self.report.lock().map_err(|_| IngestError::Config("report lock poisoned".into()))?;
+                    r.files.push(name);
+                    r.file_bytes += size;
+                }
+                let state = match input {
+                    Input::Mapped(mmap) => Open::Mapped { mmap, pos: 0 },
+                    Input::Empty => Open::Done,
+                    Input::Stream(reader) => Open::Stream {
+                        reader,
+                        carry: Vec::new(),
+                        started: false,
+                        eof: false,
+                    },
+                };
+                self.current = Some((idx, state));
+            }
+            let Some((idx, mut state)) = self.current.take() else {
+                break;
+            };
+            let cut = self.cut(idx, &mut state);
+            self.current = Some((idx, state));
+            match cut? {
+                Some(chunk) => {
+                    bytes += chunk.bytes().len();
+                    let done = chunk.file_end;
+                    out.push(chunk);
+                    if done {
+                        self.current = None;
+                    }
+                }
+                None => self.current = None,
+            }
+        }
+        Ok(out)
+    }
+
+    fn cut(&self, file: usize, state: &mut Open) -> Result<Option<Chunk>, IngestError> {
+        let target = self.opts.chunk_bytes;
+        match state {
+            Open::Done => Ok(None),
+            Open::Mapped { mmap, pos } => {
+                if *pos >= mmap.len() {
+                    return Ok(None);
+                }
+                let start = *pos;
+                let end = chunk_end(mmap, start, target);
+                *pos = end;
+                Ok(Some(Chunk {
+                    file,
+                    data: ChunkData::Mapped(mmap.clone(), start, end),
+                    file_start: start == 0,
+                    file_end: end == mmap.len(),
+                }))
+            }
+            Open::Stream {
+                reader,
+                carry,
+                started,
+                eof,
+            } => {
+                let name = &self.files[file].name;
+                let file_start = !*started;
+                *started = true;
+                let mut buf = std::mem::take(carry);
+                let max_line = self.opts.max_line_bytes;
+                // Fill to the target, then cut after the last newline.
+                loop {
+                    if !*eof && buf.len() < target {
+                        fill(reader.as_mut(), &mut buf, target, name, self.files[file].next_line)?;
+                        if buf.len() < target {
+                            *eof = true;
+                        }
+                        continue;
+                    }
+                    if *eof {
+                        if buf.is_empty() {
+                            return Ok(None);
+                        }
+                        return Ok(Some(Chunk {
+                            file,
+                            data: ChunkData::Owned(buf),
+                            file_start,
+                            file_end: true,
+                        }));
+                    }
+                    if let Some(i) = memrchr(b'\n', &buf) {
+                        *carry = buf.split_off(i + 1);
+                        return Ok(Some(Chunk {
+                            file,
+                            data: ChunkData::Owned(buf),
+                            file_start,
+                            file_end: false,
+                        }));
+                    }
+                    // No newline yet: one long line. Keep reading up to the limit, then discard
+                    // the rest of it without buffering.
+                    if buf.len() > max_line {
+                        let mut len = buf.len() as u64;
+                        buf.clear();
+                        let mut scratch = vec![0u8; 1 << 20];
+                        loop {
+                            let n = read_some(reader.as_mut(), &mut scratch, name)?;
+                            if n == 0 {
+                                *eof = true;
+                                break;
+                            }
+                            if let Some(i) = memchr(b'\n', &scratch[..n]) {
+                                len += i as u64;
+                                carry.extend_from_slice(&scratch[i + 1..n]);
+                                break;
+                            }
+                            len += n as u64;
+                        }
+                        return Ok(Some(Chunk {
+                            file,
+                            data: ChunkData::TooLong(len),
+                            file_start,
+                            file_end: *eof && carry.is_empty(),
+                        }));
+                    }
+                    let more = buf.len().max(target);
+                    let before = buf.len();
+                    fill(reader.as_mut(), &mut buf, before + more, name, self.files[file].next_line)?;
+                    if buf.len() == before {
+                        *eof = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn read_some(r: &mut dyn Read, buf: &mut [u8], name: &str) -> Result<usize, IngestError> {
+    loop {
+        match r.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(stream_error(name, None, &e)),
+        }
+    }
+}
+
+/// Read until `buf` holds `upto` bytes or the stream ends.
+fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, upto: usize, name: &str, line: u64) -> Result<(), IngestError> {
+    let start = buf.len();
+    if upto <= start {
+        return Ok(());
+    }
+    buf.resize(upto, 0);
+    let mut filled = start;
+    while filled < upto {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(filled);
+                return Err(stream_error(name, Some(line), &e));
+            }
+        }
+    }
+    buf.truncate(filled);
+    Ok(())
+}
+
+#[cold]
+fn stream_error(name: &str, line: Option<u64>, e: &std::io::Error) -> IngestError {
+    let at = line.map(|l| format!(" near line {l}")).unwrap_or_default();
+    IngestError::Source {
+        code: "source_corrupt",
+        path: name.to_string(),
+        line,
+        message: format!("the compressed stream is corrupt or cut short{at} ({e})"),
+        hint: Some("the file was probably truncated in transfer; fetch or export it again".into()),
+    }
+}
+
+fn write_quarantine(
+    w: &mut BufWriter<File>,
+    file: &str,
+    line: u64,
+    issue: &LineIssue,
+    raw: &[u8],
+) -> std::io::Result<()> {
+    let mut rec = serde_json::Map::new();
+    rec.insert("file".into(), file.into());
+    rec.insert("line".into(), line.into());
+    rec.insert("category".into(), issue.category.as_str().into());
+    rec.insert("message".into(), issue.located_message().into());
+    match std::str::from_utf8(raw) {
+        Ok(s) => rec.insert("text".into(), s.into()),
+        Err(_) => rec.insert("base64".into(), base64(raw).into()),
+    };
+    serde_json::to_writer(&mut *w, &rec)?;
+    w.write_all(b"\n")
+}
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for c in data.chunks(3) {
+        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Outcome of one line.
+enum LineOutcome {
+    Kept,
+    Skipped(LineIssue),
+}
+
+fn process_chunk(chunk: &Chunk, formats: Option<&FormatSet>, opts: &ReadOptions, nformats: usize) -> ChunkOut {
+    let mut data = chunk.bytes();
+    if chunk.file_start && data.starts_with(BOM) {
+        data = &data[BOM.len()..];
+    }
+    let mut out = ChunkOut {
+        file: chunk.file,
+        lines: 0,
+        bytes: chunk.bytes().len() as u64,
+        built: match formats {
+            Some(_) => Built::Chat(ChatBuilder::with_capacity(data.len())),
+            None => Built::Raw(RawBuilder::with_capacity(data.len())),
+        },
+        counts: [0; Category::COUNT],
+        per_format: vec![0; nformats],
+        examples: Vec::new(),
+        metas: Vec::new(),
+        quarantine: Vec::new(),
+        fatal: None,
+    };
+    if let ChunkData::TooLong(len) = chunk.data {
+        out.lines = 1;
+        out.bytes = len;
+        let issue = too_long(len, opts.max_line_bytes);
+        record_skip(&mut out, 0, issue, b"", opts);
+        return out;
+    }
+    let want = |k: &str| formats.map_or(crate::parse::Want::Parse, |f| f.want(k));
+    for line in Lines::new(data) {
+        out.lines += 1;
+        let outcome = process_line(line.bytes, line.index, formats, &want, opts, &mut out);
+        if let LineOutcome::Skipped(mut issue) = outcome {
+            if !line.terminated
+                && chunk.file_end
+                && matches!(issue.category, Category::InvalidJson | Category::InvalidUtf8)
+            {
+                issue = LineIssue::new(
+                    Category::TruncatedLine,
+                    format!(
+                        "the last line has no newline and does not parse ({}): the file looks cut short",
+                        issue.message
+                    ),
+                )
+                .with_hint("the export or download was probably interrupted; fetch or export the file again");
+            }
+            record_skip(&mut out, line.index, issue, line.bytes, opts);
+            if out.fatal.is_some() {
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn record_skip(out: &mut ChunkOut, rel: u64, issue: LineIssue, raw: &[u8], opts: &ReadOptions) {
+    let c = issue.category;
+    if opts.policy == Policy::Strict && !c.is_benign() {
+        out.fatal = Some((rel, issue));
+        return;
+    }
+    out.counts[c.index()] += 1;
+    if opts.policy == Policy::Quarantine && !c.is_benign() {
+        out.quarantine.push((rel, issue.clone(), raw.to_vec()));
+    }
+    if out.examples.iter().filter(|(_, e)| e.category == c).count() < opts.max_examples {
+        out.examples.push((rel, issue));
+    }
+}
+
+#[cold]
+fn too_long(len: u64, max: usize) -> LineIssue {
+    LineIssue::new(
+        Category::LineTooLong,
+        format!(
+            "line of {} exceeds max_line_bytes ({})",
+            human_bytes(len),
+            human_bytes(max as u64)
+        ),
+    )
+    .with_hint("raise max_line_bytes if this is real data")
+}
+
+#[inline]
+fn process_line(
+    bytes: &[u8],
+    rel: u64,
+    formats: Option<&FormatSet>,
+    want: &dyn Fn(&str) -> crate::parse::Want,
+    opts: &ReadOptions,
+    out: &mut ChunkOut,
+) -> LineOutcome {
+    if bytes.len() > opts.max_line_bytes {
+        return LineOutcome::Skipped(too_long(bytes.len() as u64, opts.max_line_bytes));
+    }
+    if is_blank(bytes) {
+        return LineOutcome::Skipped(LineIssue::new(Category::BlankLine, "blank line"));
+    }
+    let text = match simdutf8::basic::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(_) => {
+            let at = simdutf8::compat::from_utf8(bytes)
+                .err()
+                .map_or(0, |e| e.valid_up_to());
+            return LineOutcome::Skipped(
+                LineIssue::new(
+                    Category::InvalidUtf8,
+                    format!("invalid UTF-8 at byte {} of the line", at + 1),
+                )
+                .with_hint("re-export the file as UTF-8"),
+            );
+        }
+    };
+    let Some(fs) = formats else {
+        return match parse_value(text) {
+            Ok(v) => {
+                if let Built::Raw(b) = &mut out.built {
+                    b.push(rel, &v.to_json());
+                }
+                LineOutcome::Kept
+            }
+            Err(issue) => LineOutcome::Skipped(issue),
+        };
+    };
+    let row = match parse_row(text, want) {
+        Ok(r) => r,
+        Err(issue) => return LineOutcome::Skipped(issue),
+    };
+    let fields = match row {
+        Row::Object(f) => f,
+        Row::Other(kind) => {
+            return LineOutcome::Skipped(
+                LineIssue::new(
+                    Category::NotAnObject,
+                    format!("expected a JSON object per line, found {kind}"),
+                )
+                .with_hint("each line of a chat JSONL file must be one JSON object"),
+            )
+        }
+    };
+    match fs.map_row(fields) {
+        Mapped::Row {
+            format,
+            messages,
+            id,
+            tools,
+            metadata,
+        } => {
+            if let Built::Chat(b) = &mut out.built {
+                b.push(
+                    rel,
+                    format as i32,
+                    &messages,
+                    id.as_deref(),
+                    tools.as_deref(),
+                    metadata.as_deref(),
+                );
+            }
+            out.per_format[format] += 1;
+            LineOutcome::Kept
+        }
+        Mapped::Meta(key, value) => {
+            if out.metas.len() < MAX_META_LINES {
+                out.metas.push((rel, key.clone(), value));
+            }
+            LineOutcome::Skipped(LineIssue::new(
+                Category::MetadataLine,
+                format!("file metadata line ({key})"),
+            ))
+        }
+        Mapped::Skip(issue) => LineOutcome::Skipped(issue),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base64;
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"\xff\xfe\xfd\xfc"), "//79/A==");
+    }
+}

@@ -1,0 +1,238 @@
+//! Arrow builders for the normalized chat schema (and the raw `value` schema); batch assembly.
+//! Must agree with `python/brightingest/schema.py` (checked by tests/core/test_schema.py).
+
+use std::sync::{Arc, OnceLock};
+
+use arrow_array::builder::{Int8Builder, StringBuilder};
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    ArrayRef, DictionaryArray, Int32Array, ListArray, RecordBatch, StringArray, StructArray,
+    UInt64Array,
+};
+use arrow_buffer::OffsetBuffer;
+use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
+
+/// The struct fields of one message.
+pub fn message_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("role", DataType::Utf8, false),
+        Field::new("content", DataType::Utf8, false),
+        Field::new("weight", DataType::Int8, true),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("tool_calls", DataType::Utf8, true),
+        Field::new("tool_call_id", DataType::Utf8, true),
+    ])
+}
+
+fn dict_utf8() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+fn item_field() -> Arc<Field> {
+    Arc::new(Field::new("item", DataType::Struct(message_fields()), false))
+}
+
+/// The normalized chat schema (see `schema.py`).
+pub fn chat_schema() -> SchemaRef {
+    static S: OnceLock<SchemaRef> = OnceLock::new();
+    S.get_or_init(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("messages", DataType::List(item_field()), false),
+            Field::new("tools", DataType::Utf8, true),
+            Field::new("id", DataType::Utf8, true),
+            Field::new("metadata", DataType::Utf8, true),
+            Field::new("source_file", dict_utf8(), false),
+            Field::new("source_line", DataType::UInt64, false),
+            Field::new("format", dict_utf8(), false),
+        ]))
+    })
+    .clone()
+}
+
+/// The schema of a format-less read: each line as compact JSON text.
+pub fn raw_schema() -> SchemaRef {
+    static S: OnceLock<SchemaRef> = OnceLock::new();
+    S.get_or_init(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("value", DataType::Utf8, false),
+            Field::new("source_file", dict_utf8(), false),
+            Field::new("source_line", DataType::UInt64, false),
+        ]))
+    })
+    .clone()
+}
+
+/// One message, borrowed from the line where possible.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Msg<'a> {
+    pub role: &'static str,
+    pub content: std::borrow::Cow<'a, str>,
+    pub weight: Option<i8>,
+    pub name: Option<std::borrow::Cow<'a, str>>,
+    pub tool_calls: Option<String>,
+    pub tool_call_id: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Accumulates the rows of one chunk; `finish` turns them into a batch once the chunk's first
+/// line number is known.
+pub struct ChatBuilder {
+    offsets: Vec<i32>,
+    role: StringBuilder,
+    content: StringBuilder,
+    weight: Int8Builder,
+    name: StringBuilder,
+    tool_calls: StringBuilder,
+    tool_call_id: StringBuilder,
+    tools: StringBuilder,
+    id: StringBuilder,
+    metadata: StringBuilder,
+    format: Vec<i32>,
+    /// Line of each row, relative to the chunk's first line (0-based).
+    pub rel_lines: Vec<u64>,
+}
+
+impl ChatBuilder {
+    /// A builder sized for about `bytes` of input.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let rows = bytes / 1024 + 16;
+        let msgs = rows * 6;
+        ChatBuilder {
+            offsets: {
+                let mut v = Vec::with_capacity(rows + 1);
+                v.push(0);
+                v
+            },
+            role: StringBuilder::with_capacity(msgs, msgs * 8),
+            content: StringBuilder::with_capacity(msgs, bytes),
+            weight: Int8Builder::with_capacity(msgs),
+            name: StringBuilder::with_capacity(msgs, 0),
+            tool_calls: StringBuilder::with_capacity(msgs, 0),
+            tool_call_id: StringBuilder::with_capacity(msgs, 0),
+            tools: StringBuilder::with_capacity(rows, 0),
+            id: StringBuilder::with_capacity(rows, rows * 16),
+            metadata: StringBuilder::with_capacity(rows, bytes / 8),
+            format: Vec::with_capacity(rows),
+            rel_lines: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Rows appended so far.
+    pub fn len(&self) -> usize {
+        self.rel_lines.len()
+    }
+
+    /// No rows yet.
+    pub fn is_empty(&self) -> bool {
+        self.rel_lines.is_empty()
+    }
+
+    /// Append one validated row.
+    pub fn push(
+        &mut self,
+        rel_line: u64,
+        format: i32,
+        messages: &[Msg<'_>],
+        id: Option<&str>,
+        tools: Option<&str>,
+        metadata: Option<&str>,
+    ) {
+        for m in messages {
+            self.role.append_value(m.role);
+            self.content.append_value(&m.content);
+            self.weight.append_option(m.weight);
+            self.name.append_option(m.name.as_deref());
+            self.tool_calls.append_option(m.tool_calls.as_deref());
+            self.tool_call_id.append_option(m.tool_call_id.as_deref());
+        }
+        let last = *self.offsets.last().unwrap_or(&0);
+        self.offsets.push(last + messages.len() as i32);
+        self.id.append_option(id);
+        self.tools.append_option(tools);
+        self.metadata.append_option(metadata);
+        self.format.push(format);
+        self.rel_lines.push(rel_line);
+    }
+
+    /// Build the batch; `first_line` is the chunk's 1-based first line number.
+    pub fn finish(mut self, file: &str, first_line: u64, format_names: &[String]) -> RecordBatch {
+        let structs = StructArray::new(
+            message_fields(),
+            vec![
+                Arc::new(self.role.finish()) as ArrayRef,
+                Arc::new(self.content.finish()),
+                Arc::new(self.weight.finish()),
+                Arc::new(self.name.finish()),
+                Arc::new(self.tool_calls.finish()),
+                Arc::new(self.tool_call_id.finish()),
+            ],
+            None,
+        );
+        let list = ListArray::new(
+            item_field(),
+            OffsetBuffer::new(self.offsets.into()),
+            Arc::new(structs),
+            None,
+        );
+        let n = self.rel_lines.len();
+        let lines: UInt64Array = self.rel_lines.iter().map(|r| r + first_line).collect();
+        let source_file = constant_dict(file, n);
+        let format = DictionaryArray::<Int32Type>::new(
+            Int32Array::from(self.format),
+            Arc::new(StringArray::from_iter_values(format_names.iter())),
+        );
+        RecordBatch::try_new(
+            chat_schema(),
+            vec![
+                Arc::new(list),
+                Arc::new(self.tools.finish()),
+                Arc::new(self.id.finish()),
+                Arc::new(self.metadata.finish()),
+                Arc::new(source_file),
+                Arc::new(lines),
+                Arc::new(format),
+            ],
+        )
+        .expect("chat batch matches its schema")
+    }
+}
+
+fn constant_dict(value: &str, n: usize) -> DictionaryArray<Int32Type> {
+    DictionaryArray::<Int32Type>::new(
+        Int32Array::from(vec![0; n]),
+        Arc::new(StringArray::from(vec![value])),
+    )
+}
+
+/// Accumulates raw rows (compact JSON text per line).
+pub struct RawBuilder {
+    value: StringBuilder,
+    pub rel_lines: Vec<u64>,
+}
+
+impl RawBuilder {
+    pub fn with_capacity(bytes: usize) -> Self {
+        RawBuilder {
+            value: StringBuilder::with_capacity(bytes / 256 + 16, bytes),
+            rel_lines: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, rel_line: u64, json: &str) {
+        self.value.append_value(json);
+        self.rel_lines.push(rel_line);
+    }
+
+    pub fn finish(mut self, file: &str, first_line: u64) -> RecordBatch {
+        let n = self.rel_lines.len();
+        let lines: UInt64Array = self.rel_lines.iter().map(|r| r + first_line).collect();
+        RecordBatch::try_new(
+            raw_schema(),
+            vec![
+                Arc::new(self.value.finish()),
+                Arc::new(constant_dict(file, n)),
+                Arc::new(lines),
+            ],
+        )
+        .expect("raw batch matches its schema")
+    }
+}
