@@ -248,7 +248,8 @@ def _compress(src: Path, dest: Path, compression: str) -> None:
                 else:
                     import zstandard
 
-                    zstandard.ZstdCompressor(level=3).copy_stream(fin, tmp)
+                    # With the content size in the frame header, as the zstd CLI writes it.
+                    zstandard.ZstdCompressor(level=3).copy_stream(fin, tmp, size=src.stat().st_size)
         except BaseException:
             tmp_path.unlink(missing_ok=True)
             raise

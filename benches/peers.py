@@ -508,7 +508,7 @@ def _bi_stream_read(path: Path, fmt: str, threads: int) -> Result:
 def _bi_ingest(path: Path, fmt: str, threads: int) -> Result:
     import brightingest
 
-    table = brightingest.load(str(path), format=fmt, threads=threads).table
+    table = brightingest.load(str(path), format=fmt, threads=threads, progress=False).table
     assert isinstance(table, pa.Table)
     return table
 
@@ -516,7 +516,7 @@ def _bi_ingest(path: Path, fmt: str, threads: int) -> Result:
 def _bi_stream_ingest(path: Path, fmt: str, threads: int) -> Result:
     import brightingest
 
-    stream = brightingest.stream(str(path), format=fmt, threads=threads)
+    stream = brightingest.stream(str(path), format=fmt, threads=threads, progress=False)
     return sum(batch.num_rows for batch in stream)
 
 
