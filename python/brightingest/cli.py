@@ -424,8 +424,8 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
         "--policy",
         choices=("skip", "strict", "quarantine"),
         default=None,
-        help="bad lines: skip and report them (default), stop at the first (strict), "
-        "or also keep them in --quarantine FILE",
+        help="bad lines: skip and report them (default), stop at the first (strict), or also "
+        "keep them in a side file (quarantine; default <first source>.quarantine.jsonl)",
     )
     g.add_argument(
         "--quarantine",
@@ -447,20 +447,6 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
         default=1 << 30,
         metavar="SIZE",
         help="longer lines are skipped as line_too_long (default: 1G)",
-    )
-    g.add_argument(
-        "--timeout",
-        type=float,
-        default=30.0,
-        metavar="S",
-        help="download timeout in seconds (default 30)",
-    )
-    g.add_argument(
-        "--retries",
-        type=_non_negative_int,
-        default=4,
-        metavar="N",
-        help="download retries (default 4)",
     )
 
 
@@ -631,6 +617,13 @@ def build_parser(
         help="retries after a transient failure (default 4)",
     )
     p.add_argument(
+        "--backoff",
+        type=float,
+        default=0.5,
+        metavar="S",
+        help="first wait between retries, doubling each time (default 0.5)",
+    )
+    p.add_argument(
         "--min-bytes",
         type=_non_negative_int,
         default=1,
@@ -683,31 +676,12 @@ def _policy(args: argparse.Namespace) -> tuple[str, str | None]:
         policy = "quarantine"
     if policy is None:
         policy = "skip"
-    if policy == "quarantine" and quarantine is None:
-        raise _usage_error(
-            "--policy quarantine needs --quarantine FILE.",
-            "name the file for the skipped lines, e.g. --quarantine bad-lines.jsonl.",
-        )
     if quarantine is not None and policy != "quarantine":
         raise _usage_error(
             f"--quarantine FILE works with --policy quarantine, not --policy {policy}.",
             "drop --policy, or pass --policy quarantine.",
         )
     return policy, quarantine
-
-
-def _check_format(name: str) -> None:
-    if name == "auto":
-        return
-    from brightingest.plugins import formats
-
-    names = [f.name for f in formats()]
-    if name not in names:
-        raise _usage_error(
-            f'unknown format "{name}" (installed: {", ".join(names) or "none"}).',
-            "run `brightingest formats` to list them, or leave --format out to auto-detect.",
-            code="unknown_format",
-        )
 
 
 def _parse_where(args: argparse.Namespace) -> Any:
@@ -732,7 +706,6 @@ def _ingest(args: argparse.Namespace, out: Output) -> Any:
     from brightingest.api import load
 
     policy, quarantine = _policy(args)
-    _check_format(args.format)
     show = progress_enabled(args.progress, quiet=out.quiet)
     started = time.monotonic()
     kwargs: dict[str, Any] = {
@@ -743,13 +716,7 @@ def _ingest(args: argparse.Namespace, out: Output) -> Any:
         "max_line_bytes": args.max_line_bytes,
         "progress": show,
     }
-    fetch_kwargs = {"timeout": args.timeout, "retries": args.retries}
-    try:
-        ds = load(args.sources, **kwargs, **fetch_kwargs)
-    except TypeError as exc:
-        if "unexpected keyword" not in str(exc):
-            raise
-        ds = load(args.sources, **kwargs)  # an API without download options
+    ds = load(args.sources, **kwargs)
     elapsed = time.monotonic() - started
     report = ds.report
     line = report.summary_line()
@@ -1215,8 +1182,8 @@ def cmd_fetch(args: argparse.Namespace, out: Output) -> int:
     from brightingest._progress import progress_enabled
     from brightingest.sources import fetch
 
-    if args.timeout <= 0:
-        raise _usage_error("--timeout must be greater than 0.")
+    if args.timeout <= 0 or args.backoff < 0:
+        raise _usage_error("--timeout must be greater than 0 and --backoff at least 0.")
     result = fetch(
         args.url,
         args.output,
@@ -1224,6 +1191,7 @@ def cmd_fetch(args: argparse.Namespace, out: Output) -> int:
         timeout=args.timeout,
         progress=progress_enabled(args.progress, quiet=out.quiet),
         min_bytes=args.min_bytes,
+        backoff=args.backoff,
     )
     out.info(f"{result.summary()} to {result.path}")
     out.document(
@@ -1425,9 +1393,12 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         return 130
     except (ImportError, OSError, ValueError) as exc:
         code = exit_code_for(exc)
-        label = {EXIT_SOURCE: "cannot read or write", EXIT_USAGE: "invalid argument"}.get(
-            code, "failed"
-        )
+        if isinstance(exc, ImportError):
+            label = "a required module is missing"
+        else:
+            label = {EXIT_SOURCE: "cannot read or write", EXIT_USAGE: "invalid argument"}.get(
+                code, "failed"
+            )
         message = f"{label}: {exc}"
         out.error(message)
         out.document(

@@ -118,7 +118,9 @@ def conversation_stats(table: pa.Table, *, longest: int = 5) -> dict[str, Any]:
         grouped = per_message.group_by("role", use_threads=False).aggregate(
             [("chars", "count"), ("chars", "sum"), ("chars", "mean"), ("chars", "max")]
         )
-        for item in sorted(grouped.to_pylist(), key=lambda r: -int(r["chars_count"])):
+        for item in sorted(
+            grouped.to_pylist(), key=lambda r: (-int(r["chars_count"]), str(r["role"]))
+        ):
             roles[str(item["role"])] = {
                 "messages": int(item["chars_count"]),
                 "characters": int(item["chars_sum"]),
