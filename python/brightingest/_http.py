@@ -17,6 +17,7 @@ Every URL that reaches a message or log line goes through ``redact_url`` first.
 
 from __future__ import annotations
 
+import base64
 import html
 import http.client
 import json
@@ -26,6 +27,7 @@ import socket
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -242,8 +244,9 @@ def server_message(body: bytes) -> str | None:
         obj = _single_json_object(body)
         if obj is not None:
             return describe_json_error(obj)
-    text = _decode(start)
-    return _clip(redact_text(text)) if text.isprintable() or "\n" in text else None
+    text = _decode(start)[:1000]
+    readable = all(c.isprintable() or c.isspace() for c in text)
+    return _clip(redact_text(text)) if readable else None
 
 
 def _status_text(status: int) -> str:
@@ -348,6 +351,23 @@ class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
 
 def _opener(now: datetime | None) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(_CheckedRedirects(now))
+
+
+def _split_userinfo(url: str) -> tuple[str, dict[str, str]]:
+    """``http://user:pw@host/p`` -> (``http://host/p``, Basic Authorization header).
+
+    urllib would take ``user:pw@host`` for the host name, so credentials move to a header.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, {}
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), {
+        "Authorization": f"Basic {token}"
+    }
 
 
 @dataclass
@@ -574,12 +594,13 @@ def download(
     """
     where = redact_url(url)
     opener = _opener(now)
+    url, auth = _split_userinfo(url)
     attempts = retries + 1
     state = _Resume()
     attempt = 0
     while True:
         attempt += 1
-        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **auth}
         resuming = state.ranges and state.received > 0
         if resuming:
             headers["Range"] = f"bytes={state.received}-"
@@ -651,6 +672,7 @@ def put(
     """
     where = redact_url(url)
     opener = _opener(None)
+    url, auth = _split_userinfo(url)
     attempts = retries + 1
     attempt = 0
     while True:
@@ -665,6 +687,7 @@ def put(
                     "User-Agent": USER_AGENT,
                     "Content-Type": content_type,
                     "Content-Length": str(size),
+                    **auth,
                 },
             )
             try:

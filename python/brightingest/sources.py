@@ -147,7 +147,8 @@ def _temp_beside(dest: Path) -> tuple[Path, IO[bytes]]:
     while True:
         tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
         try:
-            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_RDWR | getattr(os, "O_BINARY", 0))
+            flags = os.O_CREAT | os.O_EXCL | os.O_RDWR | getattr(os, "O_BINARY", 0)
+            fd = os.open(tmp, flags, 0o666)  # the umask applies, as for open()
         except FileExistsError:  # pragma: no cover - 32 random bits collided
             continue
         return tmp, os.fdopen(fd, "w+b")
@@ -160,8 +161,15 @@ def _url_basename(url: str) -> str:
 
 
 def _check_body(
-    tmp: IO[bytes], size: int, where: str, content_type: str | None, min_bytes: int
+    tmp: IO[bytes],
+    size: int,
+    where: str,
+    content_type: str | None,
+    min_bytes: int,
+    *,
+    sniff: bool,
 ) -> None:
+    """Refuse an empty body, an HTTP error page/object (``sniff``), or one under ``min_bytes``."""
     if size == 0:
         raise SourceError(
             "the download is empty (0 bytes).",
@@ -173,8 +181,8 @@ def _check_body(
             ),
         )
     tmp.seek(0)
-    head = tmp.read(_http.SNIFF_SIZE)
-    error = _http.sniff_error_body(head, total=size, content_type=content_type)
+    head = tmp.read(_http.SNIFF_SIZE) if sniff else b""
+    error = _http.sniff_error_body(head, total=size, content_type=content_type) if sniff else None
     if error is not None:
         raise SourceError(
             f"the server sent {error} instead of data.",
@@ -273,7 +281,9 @@ def fetch(
             else:
                 size = _copy_fsspec(url, tmp, show, dest_path.name)
                 attempts, content_type, final = 1, None, where
-            _check_body(tmp, size, where, content_type, min_bytes)
+            # Only HTTP servers answer with error pages; local and fsspec files are taken as is.
+            sniff = scheme in ("http", "https")
+            _check_body(tmp, size, where, content_type, min_bytes, sniff=sniff)
             tmp.flush()
             os.fsync(tmp.fileno())
         tmp_path.replace(dest_path)  # atomic: same directory, same filesystem
@@ -639,6 +649,14 @@ class _Resolver:
         if stream is None:
             raise SourceError(
                 "standard input is closed.", code="source_not_found", path=_STDIN, hint=None
+            )
+        isatty = getattr(stream, "isatty", None)
+        if callable(isatty) and isatty():
+            raise SourceError(
+                "standard input is a terminal, not piped data.",
+                code="source_not_found",
+                path=_STDIN,
+                hint="pipe a file in, e.g. `cat data.jsonl | python -m brightingest ... -`.",
             )
         raw: Any = getattr(stream, "buffer", stream)
         target = self.temp_dir() / "stdin"

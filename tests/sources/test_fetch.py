@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import logging
+import os
 import socket
 import sys
 import traceback
@@ -33,6 +35,12 @@ HTML_PAGE = (
     "<!DOCTYPE html>\n<html><head><title>Access denied | example.com</title></head>"
     "<body><h1>Sorry, you have been blocked</h1></body></html>"
 )
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def leftovers(directory: Path) -> list[str]:
@@ -100,6 +108,25 @@ def test_dest_directory_takes_the_url_file_name(
     result = fetch(http_server.url("/exports/my%20data.jsonl.gz", token=SECRET), tmp_path)
     assert result.path == tmp_path / "my_data.jsonl.gz"
     assert gzip.decompress(result.path.read_bytes()) == DATA
+
+
+def test_userinfo_becomes_basic_auth(http_server: LoopbackServer, tmp_path: Path) -> None:
+    http_server.add("/private.jsonl", body=DATA)
+    url = f"http://me:{SECRET}@127.0.0.1:{http_server.port}/private.jsonl"
+    result = fetch(url, tmp_path / "p.jsonl")
+    assert result.url == f"{http_server.base}/private.jsonl"
+    expected = "Basic " + base64.b64encode(f"me:{SECRET}".encode()).decode()
+    assert http_server.requests[0].header("Authorization") == expected
+
+
+def test_plain_text_error_body_is_quoted(http_server: LoopbackServer, tmp_path: Path) -> None:
+    http_server.add(
+        "/gone", status=410, body="This export was deleted.\n", content_type="text/plain"
+    )
+    with pytest.raises(
+        SourceError, match=r'HTTP 410 Gone; the server said "This export was deleted\."'
+    ):
+        fetch(http_server.url("/gone"), tmp_path / "g")
 
 
 def test_progress_bar_path_runs(http_server: LoopbackServer, tmp_path: Path) -> None:
@@ -540,6 +567,7 @@ def test_query_string_never_appears_in_errors_or_logs(
         http_server.url("/redirect", token=SECRET),
         http_server.url("/missing", token=SECRET),
         f"http://user:{SECRET}@127.0.0.1:{http_server.port}/missing",
+        f"http://user:{SECRET}@127.0.0.1:{http_server.port}/json403",
     ]
     for url in cases:
         with pytest.raises(SourceError) as info:
@@ -567,6 +595,10 @@ def test_local_path_and_file_url_are_copied(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="does not exist") as info:
         fetch(str(tmp_path / "missing.jsonl"), tmp_path / "c")
     assert info.value.code == "source_not_found"
+    # Local files are never "error pages", whatever they start with.
+    (tmp_path / "page.html").write_text(HTML_PAGE)
+    assert fetch(str(tmp_path / "page.html"), tmp_path / "e").bytes == len(HTML_PAGE)
+    assert (tmp_path / "e").stat().st_mode & 0o777 == 0o666 & ~current_umask()
     (tmp_path / "empty.jsonl").write_bytes(b"")
     with pytest.raises(SourceError, match="empty") as info:
         fetch(str(tmp_path / "empty.jsonl"), tmp_path / "d")

@@ -128,6 +128,20 @@ def test_empty_stdin(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert list((tree / "work").iterdir()) == []
 
 
+class _Terminal(io.BytesIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_stdin_terminal_is_refused_rather_than_waited_on(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", _Terminal(DATA))
+    with pytest.raises(SourceError, match="standard input is a terminal") as info:
+        resolve("-")
+    assert info.value.code == "source_not_found"
+
+
 def test_url_is_fetched_to_a_temporary_directory(tree: Path, http_server: LoopbackServer) -> None:
     http_server.add("/exports/train.jsonl", body=DATA)
     url = http_server.url("/exports/train.jsonl", token=SECRET)
