@@ -523,8 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m benches.compare``: see the module docstring."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--child"]:
-        contender, fmt, path, threads = argv[1:5]
-        print(json.dumps(_child(contender, fmt, Path(path), int(threads))))
+        contender, fmt, path, count = argv[1:5]
+        print(json.dumps(_child(contender, fmt, Path(path), int(count))))
         return 0
     parser = argparse.ArgumentParser(prog="python -m benches.compare")
     parser.add_argument("--sizes", default="100MB", help="comma-separated, e.g. 100MB,1GB")

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeAlias, cast
 
 import pyarrow as pa
 
@@ -66,10 +66,10 @@ TARGET_WEIGHT: int | None = None
 #: Formats every peer implements.
 PEER_FORMATS = ("brightrun-v4", "openai")
 
-Message = dict[str, Any]
+Message: TypeAlias = dict[str, Any]
 #: What a contender returns: an Arrow table with a ``messages`` column, a list of message lists
 #: (the plain loops), or a row count (streamed contenders, which keep nothing).
-Result = pa.Table | list[list[Message]] | int
+Result: TypeAlias = pa.Table | list[list[Message]] | int
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def row_count(result: Result) -> int:
     if isinstance(result, int):
         return result
     if isinstance(result, pa.Table):
-        return result.num_rows
+        return int(result.num_rows)
     return len(result)
 
 
@@ -132,7 +132,7 @@ def messages_of(result: Result) -> list[list[Message]]:
 
 def _open_text(path: Path) -> IO[bytes]:
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")
+        return cast(IO[bytes], gzip.open(path, "rb"))
     if path.suffix == ".zst":
         import zstandard
 
@@ -323,7 +323,7 @@ def _polars(path: Path, fmt: str, threads: int) -> Result:
         return pl.struct(role=role, content=content, weight=weight)
 
     if fmt == "brightrun-v4":
-        schema = {
+        schema: dict[str, Any] = {
             "system_prompt": pl.String,
             "conversation_history": pl.List(turn),
             "current_user_input": pl.String,

@@ -39,7 +39,7 @@ def run_benchmark(
     rounds: int = ROUNDS,
 ) -> int:
     """Run ``contender`` on ``path`` for ``rounds`` rounds; record extra_info; return its rows."""
-    result = benchmark.pedantic(
+    result = benchmark.pedantic(  # type: ignore[no-untyped-call]  # pytest-benchmark is untyped
         contender.run, args=(path, fmt, threads), rounds=rounds, iterations=1, warmup_rounds=0
     )
     rows = row_count(result)

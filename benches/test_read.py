@@ -40,7 +40,7 @@ def test_ceiling(
     data = dataset(fmt)
     warm(data.path)
     benchmark.group = group("read", fmt)
-    done = benchmark.pedantic(
+    done = benchmark.pedantic(  # type: ignore[no-untyped-call]  # pytest-benchmark is untyped
         read_into_bytearray, args=(data.path,), rounds=ROUNDS, iterations=1, warmup_rounds=0
     )
     benchmark.extra_info.update(library="python", contender="ceiling", MB=round(data.mb, 2))

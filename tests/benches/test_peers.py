@@ -24,7 +24,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str | Non
     mp.setenv("BRIGHTINGEST_BENCH_DATA", str(tmp_path_factory.mktemp("bench-data")))
     try:
         return {
-            (fmt, comp): generate(fmt, 250_000, compression=comp)  # type: ignore[arg-type]
+            (fmt, comp): generate(fmt, 250_000, compression=comp)
             for fmt in ("brightrun-v4", "openai")
             for comp in (None, "gzip", "zstd")
         }
