@@ -163,7 +163,8 @@ def _open_sample(path: str, notes: list[str], name: str) -> IO[bytes] | None:
         raw.close()
         raise
     if magic.startswith(_GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]  # a binary IO
+        raw.close()
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a binary IO
     if magic == _ZSTD_MAGIC:
         try:
             import zstandard

@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
+    "OPENAI_ROLES",
     "atomic_output",
+    "openai_problems",
     "openai_message",
     "openai_record",
     "write",
@@ -142,6 +144,72 @@ def openai_message(message: dict[str, Any]) -> dict[str, Any]:
     if role == "assistant" and message.get("weight") is not None:
         out["weight"] = int(message["weight"])
     return out
+
+
+#: Roles OpenAI's chat fine-tuning format accepts.
+OPENAI_ROLES = ("system", "developer", "user", "assistant", "tool")
+_MESSAGE_KEYS = frozenset({"role", "content", "name", "weight", "tool_calls", "tool_call_id"})
+_RECORD_KEYS = frozenset({"messages", "tools", "parallel_tool_calls"})
+
+
+def openai_problems(record: Any) -> list[str]:
+    """What makes ``record`` invalid under OpenAI's chat fine-tuning format rules (empty: valid).
+
+    The rules: an object with a non-empty ``messages`` list (and optionally ``tools`` and
+    ``parallel_tool_calls``, nothing else); each message an object with a known ``role``, only
+    the keys ``role``, ``content``, ``name``, ``weight``, ``tool_calls``, ``tool_call_id``;
+    ``content`` a string (or a list of text parts), left out only by an assistant message that
+    calls tools; ``weight`` 0 or 1 and on assistant messages only; ``tool_calls`` a list; a tool
+    message has a ``tool_call_id``; at least one assistant message with a weight other than 0;
+    ``tools`` a list of objects.
+
+    Example:
+        >>> openai_problems({"messages": [{"role": "user", "content": "hi"}]})
+        ['no assistant message to train on']
+    """
+    if not isinstance(record, dict):
+        return ["the record is not a JSON object"]
+    problems = [f"unexpected top-level key {k!r}" for k in record if k not in _RECORD_KEYS]
+    messages = record.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return [*problems, "messages must be a non-empty list"]
+    trainable = False
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(message, dict):
+            problems.append(f"{where} is not an object")
+            continue
+        role = message.get("role")
+        problems += [f"{where}: unexpected key {k!r}" for k in message if k not in _MESSAGE_KEYS]
+        if role not in OPENAI_ROLES:
+            problems.append(f"{where}: unknown role {role!r}")
+        content = message.get("content")
+        calls = message.get("tool_calls")
+        if content is None:
+            if not (role == "assistant" and calls):
+                problems.append(f"{where}: missing content")
+        elif not isinstance(content, (str, list)):
+            problems.append(f"{where}: content must be a string or a list of parts")
+        if calls is not None and (role != "assistant" or not isinstance(calls, list)):
+            problems.append(f"{where}: tool_calls must be a list, on an assistant message")
+        if role == "tool" and not message.get("tool_call_id"):
+            problems.append(f"{where}: a tool message needs a tool_call_id")
+        if "weight" in message:
+            weight = message["weight"]
+            if role != "assistant":
+                problems.append(f"{where}: weight is only allowed on assistant messages")
+            elif isinstance(weight, bool) or weight not in (0, 1):
+                problems.append(f"{where}: weight must be 0 or 1, got {weight!r}")
+        if role == "assistant" and message.get("weight", 1) != 0:
+            trainable = True
+    if not trainable:
+        problems.append("no assistant message to train on")
+    tools = record.get("tools")
+    if tools is not None and (
+        not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools)
+    ):
+        problems.append("tools must be a list of objects")
+    return problems
 
 
 def openai_record(messages: list[dict[str, Any]], tools: str | None = None) -> dict[str, Any]:

@@ -1,0 +1,186 @@
+"""Writers on hand-built tables in the normalized chat schema: OpenAI JSONL, Parquet, Arrow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from brightingest import writers
+from brightingest.schema import CHAT_SCHEMA
+from brightingest.writers import (
+    openai_message,
+    openai_problems,
+    write,
+    write_arrow,
+    write_openai,
+    write_parquet,
+)
+
+
+def msg(role: str, content: str, **extra: Any) -> dict[str, Any]:
+    base = {"role": role, "content": content, "weight": None, "name": None}
+    base.update({"tool_calls": None, "tool_call_id": None})
+    base.update(extra)
+    return base
+
+
+CALLS = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+
+ROWS: list[dict[str, Any]] = [
+    {
+        "messages": [msg("system", "Be kind."), msg("user", "Hi"), msg("assistant", "Hello")],
+        "tools": None,
+        "id": "r1",
+        "metadata": '{"quality": 5}',
+        "source_file": "a.jsonl",
+        "source_line": 2,
+        "format": "brightrun-v4",
+    },
+    {
+        "messages": [
+            msg("user", "Call f", name="ana"),
+            msg("assistant", "", tool_calls=json.dumps(CALLS), weight=0),
+            msg("tool", "42", tool_call_id="c1"),
+            msg("assistant", "It is 42.", weight=1),
+        ],
+        "tools": json.dumps(TOOLS),
+        "id": None,
+        "metadata": None,
+        "source_file": "b.jsonl",
+        "source_line": 1,
+        "format": "openai",
+    },
+]
+
+
+def chat_table(rows: list[dict[str, Any]] = ROWS) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=CHAT_SCHEMA)
+
+
+def test_openai_jsonl_is_valid_and_exact(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    assert write_openai(chat_table(), out) == 2
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert records == [
+        {
+            "messages": [
+                {"role": "system", "content": "Be kind."},
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello"},
+            ]
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "Call f", "name": "ana"},
+                {"role": "assistant", "tool_calls": CALLS, "weight": 0},
+                {"role": "tool", "content": "42", "tool_call_id": "c1"},
+                {"role": "assistant", "content": "It is 42.", "weight": 1},
+            ],
+            "tools": TOOLS,
+        },
+    ]
+    assert [openai_problems(r) for r in records] == [[], []]
+
+
+def test_weight_is_only_written_on_assistant_messages() -> None:
+    assert openai_message(msg("user", "x", weight=1)) == {"role": "user", "content": "x"}
+    assert openai_message(msg("assistant", "x", weight=0)) == {
+        "role": "assistant",
+        "content": "x",
+        "weight": 0,
+    }
+
+
+def test_openai_problems_spots_each_rule() -> None:
+    assert openai_problems([]) == ["the record is not a JSON object"]
+    assert openai_problems({"messages": []}) == ["messages must be a non-empty list"]
+    record = {
+        "messages": [
+            {"role": "bot", "content": "x", "extra": 1},
+            {"role": "user", "content": 3, "weight": 1},
+            {"role": "tool", "content": "r"},
+            {"role": "assistant", "content": "a", "weight": 2},
+            {"role": "user"},
+        ],
+        "id": 1,
+        "tools": {"a": 1},
+    }
+    assert openai_problems(record) == [
+        "unexpected top-level key 'id'",
+        "messages[0]: unexpected key 'extra'",
+        "messages[0]: unknown role 'bot'",
+        "messages[1]: content must be a string or a list of parts",
+        "messages[1]: weight is only allowed on assistant messages",
+        "messages[2]: a tool message needs a tool_call_id",
+        "messages[3]: weight must be 0 or 1, got 2",
+        "messages[4]: missing content",
+        "tools must be a list of objects",
+    ]
+    untrained = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "weight": 0}]}
+    assert openai_problems(untrained) == ["no assistant message to train on"]
+
+
+def test_parquet_round_trip(tmp_path: Path) -> None:
+    out = tmp_path / "sub" / "out.parquet"
+    assert write_parquet(chat_table(), out) == 2
+    back = pq.read_table(out)
+    assert back.column("messages").to_pylist() == [r["messages"] for r in ROWS]
+    assert back.column("source_file").to_pylist() == ["a.jsonl", "b.jsonl"]
+
+
+def test_arrow_ipc_unifies_per_batch_dictionaries(tmp_path: Path) -> None:
+    batches = [chat_table(ROWS[:1]).to_batches()[0], chat_table(ROWS[1:]).to_batches()[0]]
+    assert batches[0].column("format").dictionary != batches[1].column("format").dictionary
+    out = tmp_path / "out.arrow"
+    assert write_arrow(iter(batches), out) == 2
+    back = pa.ipc.open_file(out).read_all()
+    assert back.schema.equals(CHAT_SCHEMA)
+    assert back.column("format").to_pylist() == ["brightrun-v4", "openai"]
+    assert back.to_pylist() == chat_table().to_pylist()
+
+
+def test_writers_take_streams_and_record_batch_readers(tmp_path: Path) -> None:
+    reader = pa.RecordBatchReader.from_batches(CHAT_SCHEMA, chat_table().to_batches())
+    assert write(reader, tmp_path / "a.jsonl", to="openai") == 2
+    assert write(chat_table().to_batches()[0], tmp_path / "b.parquet", to="parquet") == 2
+    assert write([], tmp_path / "c.arrow", to="arrow") == 0
+    assert pa.ipc.open_file(tmp_path / "c.arrow").read_all().num_rows == 0
+    with pytest.raises(ValueError, match="unknown output format 'csv'"):
+        write(chat_table(), tmp_path / "d.csv", to="csv")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="expected a pyarrow Table"):
+        write_openai(42, tmp_path / "e.jsonl")
+    with pytest.raises(ValueError, match="needs a table with a 'messages' column"):
+        write_openai(pa.table({"x": [1]}), tmp_path / "f.jsonl")
+
+
+def test_write_is_atomic_on_failure(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_text("old\n")
+
+    def batches() -> Any:
+        yield chat_table().to_batches()[0]
+        raise RuntimeError("source died")
+
+    with pytest.raises(RuntimeError, match="source died"):
+        write_openai(batches(), out)
+    assert out.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+
+
+def test_atomic_output_renames_only_when_complete(tmp_path: Path) -> None:
+    out = tmp_path / "x.bin"
+    with writers.atomic_output(out) as handle:
+        handle.write(b"data")
+        assert not out.exists()
+    assert out.read_bytes() == b"data"
+
+
+def test_openai_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    assert write_openai(chat_table(ROWS[:1]), "-") == 1
+    assert json.loads(capsys.readouterr().out)["messages"][1] == {"role": "user", "content": "Hi"}
