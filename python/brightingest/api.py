@@ -261,7 +261,7 @@ class _Ingest:
             )
         self.reader = _core.read_jsonl(
             list(self.resolved.paths),
-            list(self.resolved.names),
+            names=list(self.resolved.names),
             formats=formats_json,
             threads=threads,
             max_line_bytes=max_line_bytes,

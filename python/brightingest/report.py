@@ -128,7 +128,7 @@ class IngestReport:
             rows_kept=int(data.get("rows_kept", 0)),
             skipped={str(k): int(v) for k, v in dict(data.get("skipped", {})).items() if v},
             examples=[dict(e) for e in data.get("examples", [])],
-            formats={str(k): int(v) for k, v in dict(data.get("formats", {})).items()},
+            formats={str(k): int(v) for k, v in dict(data.get("formats", {})).items() if v},
             bytes_read=int(data.get("bytes_read", 0)),
             files=[str(f) for f in data.get("files", [])],
             file_metadata=[dict(m) for m in data.get("file_metadata", [])],
