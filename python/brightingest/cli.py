@@ -14,7 +14,8 @@ Exit status (also in ``--help`` and the README):
   ``--where``, a failed training run.
 * 2: usage error: bad arguments or ``--where`` expression, an unknown format name, a broken
   format plugin (``PluginError``: the installation, not the data, is at fault), a missing
-  optional extra (``[train]``, ``transformers`` for ``--tokenizer``).
+  optional extra (``[train]``, ``transformers`` for ``--tokenizer``), a bad training
+  configuration or model path (``TrainerError`` codes ``bad_config``, ``bad_model``, ...).
 * 3: a source could not be read or downloaded (``SourceError``: missing file, expired signed
   URL, HTTP error, error page, empty or cut-short download), or the output could not be written.
 
@@ -66,10 +67,20 @@ EXIT_USAGE = 2
 EXIT_SOURCE = 3
 
 TRAIN_HINT = 'pip install "brightingest[train]"'
-_TRAIN_DEPS = ("torch", "transformers", "peft")
+_TRAIN_DEPS = ("torch", "transformers", "peft", "tokenizers", "safetensors")
 #: Codes of the errors the CLI raises for usage problems (exit 2).
 _USAGE_CODES = frozenset(
-    {"usage_error", "unknown_format", "bad_where", "missing_extra", "bad_tokenizer"}
+    {
+        "usage_error",
+        "unknown_format",
+        "bad_where",
+        "missing_extra",
+        "bad_tokenizer",
+        # TrainerError codes for a bad setup rather than bad data:
+        "bad_config",
+        "bad_model",
+        "missing_dependency",
+    }
 )
 
 EXIT_STATUS_HELP = """\
@@ -79,7 +90,8 @@ exit status:
      a line rejected by --policy strict, validate thresholds, nothing left
      after --where, a failed training run
   2  usage error: bad arguments or --where expression, unknown format,
-     a broken format plugin, a missing optional extra ([train], transformers)
+     a broken format plugin, a missing optional extra ([train], transformers),
+     a bad training config or model path
   3  a source could not be read or downloaded (missing file, expired signed
      URL, HTTP error, error page, empty or cut-short download), or the output
      could not be written
@@ -1265,7 +1277,7 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
         )
     try:
         trainer = _train_module()
-    except ImportError as exc:
+    except ImportError as exc:  # (a TrainerError for missing packages maps to exit 2 too)
         raise _usage_error(
             f"the trainer could not be imported ({_clip(str(exc), 160)}).",
             TRAIN_HINT,
@@ -1290,6 +1302,7 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
                 hint="check the field names with `brightingest inspect`.",
             )
         ds = ChatDataset(table, ds.report, ds.format)
+    # The trainer prints its own result (one JSON line) on stdout: no second document here.
     try:
         code = trainer.run(args, ds)
     except ModuleNotFoundError as exc:
@@ -1335,7 +1348,7 @@ def _train_adder(argv: Sequence[str]) -> Callable[[argparse.ArgumentParser], Non
         return None
     try:
         module = _train_module()
-    except ImportError:
+    except (ImportError, BrightIngestError):  # the extra is missing: `train` says so when run
         return None
     adder = getattr(module, "add_arguments", None)
     return adder if callable(adder) else None

@@ -1,0 +1,397 @@
+"""The real command line in a subprocess: output, --json documents and exit status."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import textwrap
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.cli.conftest import SAMPLE, Runner, needs_core, sample_rows
+
+# A Python prelude that makes some modules unimportable, to run the CLI as if an optional
+# extra were not installed (the real packages may well be installed on this machine).
+HIDE = textwrap.dedent(
+    """
+    import importlib.abc, sys
+    HIDDEN = {hidden!r}
+    class Hide(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in HIDDEN:
+                raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+            return None
+    sys.meta_path.insert(0, Hide())
+    import importlib.util
+    _find_spec = importlib.util.find_spec
+    def find_spec(name, package=None):
+        if name.split(".")[0] in HIDDEN:
+            return None
+        return _find_spec(name, package)
+    importlib.util.find_spec = find_spec
+    from brightingest.cli import main
+    raise SystemExit(main({argv!r}))
+    """
+)
+
+
+def run_hidden(cli: Runner, hidden: list[str], argv: list[str]) -> object:
+    return cli(program=[sys.executable, "-c", HIDE.format(hidden=hidden, argv=argv)])
+
+
+# ---------------------------------------------------------------------------------------------
+# No data needed
+
+
+def test_help_documents_commands_and_exit_status(cli: Runner) -> None:
+    result = cli("--help")
+    assert result.rc == 0
+    for command in ("inspect", "validate", "convert", "fetch", "formats", "train"):
+        assert command in result.out
+    assert "exit status:" in result.out
+    assert "0  success" in result.out
+    assert "2  usage error" in result.out
+    assert "3  a source could not be read or downloaded" in result.out
+    version = cli("--version")
+    assert version.rc == 0
+    assert version.out.startswith("brightingest ")
+
+
+def test_help_never_imports_torch(cli: Runner) -> None:
+    code = textwrap.dedent(
+        """
+        import contextlib, io, sys
+        from brightingest.cli import main
+        for argv in (["--help"], ["inspect", "--help"], ["train", "--help"]):
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                assert main(argv) == 0, argv
+            assert "usage: brightingest" in out.getvalue()
+        heavy = sorted(m for m in ("torch", "transformers", "peft") if m in sys.modules)
+        print(",".join(heavy) or "none")
+        """
+    )
+    result = cli(program=[sys.executable, "-c", code])
+    assert result.rc == 0, result.err
+    assert result.out.strip() == "none"
+
+
+def test_usage_errors_exit_2(cli: Runner) -> None:
+    result = cli()
+    assert result.rc == 2
+    assert "error: the following arguments are required: COMMAND" in result.err
+    assert "Hint: run `brightingest --help`" in result.err
+    assert result.out == ""
+
+    result = cli("inspect", SAMPLE, "--threads", "0", "--json")
+    assert result.rc == 2
+    doc = result.json
+    assert doc["ok"] is False
+    assert doc["exit_code"] == 2
+    assert "--threads: expected a number >= 1, got 0" in doc["error"]["message"]
+
+
+def test_bad_where_points_at_the_token(cli: Runner, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    result = cli("convert", SAMPLE, "-o", out, "--where", "training_metadata.quality_score => 4")
+    assert result.rc == 2
+    assert result.err.splitlines()[:3] == [
+        'error: --where: invalid filter expression: found "=" (use "==" to compare)',
+        "  training_metadata.quality_score => 4",
+        "                                  ^",
+    ]
+    assert "Traceback" not in result.err
+    assert not out.exists()
+
+
+def test_unknown_format_exit_2(cli: Runner) -> None:
+    result = cli("inspect", SAMPLE, "--format", "nope", "--json")
+    assert result.rc == 2
+    doc = result.json
+    assert doc["error"]["code"] == "unknown_format"
+    assert 'unknown format "nope"' in doc["error"]["message"]
+    assert "brightrun-v4" in doc["error"]["message"]
+    assert result.err.startswith("error: ")
+
+
+def test_missing_source_exit_3(cli: Runner) -> None:
+    result = cli("inspect", "no/such/file.jsonl")
+    assert result.rc == 3
+    assert result.err.startswith("error: no/such/file.jsonl: does not exist.")
+    assert "Hint: " in result.err
+    assert "Traceback" not in result.err
+    assert result.out == ""
+    doc = cli("validate", "no/such/file.jsonl", "--json").json
+    assert doc["ok"] is False
+    assert doc["exit_code"] == 3
+    assert doc["error"]["type"] == "SourceError"
+    assert doc["error"]["code"] == "source_not_found"
+
+
+def test_formats(cli: Runner) -> None:
+    result = cli("formats", "--json")
+    assert result.rc == 0
+    names = {f["name"]: f for f in result.json["formats"]}
+    assert {"openai", "brightrun-v4", "sharegpt", "alpaca", "prompt-completion"} <= set(names)
+    assert names["brightrun-v4"]["plugin"]
+    assert names["brightrun-v4"]["version"]
+    table = cli("formats")
+    assert table.rc == 0
+    assert table.out.startswith("Format plugins (")
+    assert "brightrun-v4" in table.out
+
+
+def test_train_without_the_extra_exit_2_with_the_hint(cli: Runner, tmp_path: Path) -> None:
+    result = run_hidden(cli, ["torch", "peft"], ["train", str(SAMPLE), "--model", "m", "-o", "o"])
+    assert result.rc == 2  # type: ignore[attr-defined]
+    assert result.err.splitlines() == [  # type: ignore[attr-defined]
+        "error: the trainer needs torch, peft, which are not installed.",
+        'Hint: pip install "brightingest[train]"',
+    ]
+
+
+def test_tokenizer_without_transformers_exit_2(cli: Runner) -> None:
+    result = run_hidden(cli, ["transformers"], ["inspect", str(SAMPLE), "--tokenizer", "tok"])
+    assert result.rc == 2  # type: ignore[attr-defined]
+    assert "error: --tokenizer needs the transformers package" in result.err  # type: ignore[attr-defined]
+    assert "brightingest[train]" in result.err  # type: ignore[attr-defined]
+
+
+def test_installed_console_script(cli: Runner) -> None:
+    script = shutil.which("brightingest")
+    if script is None:
+        pytest.skip("the brightingest console script is not on PATH (package not installed)")
+    result = cli("--version", program=[script])
+    assert result.rc == 0
+    assert result.out.startswith("brightingest ")
+    assert cli("formats", "--json", program=[script]).json["ok"] is True
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading data
+
+
+def _quality_scores() -> Counter[int]:
+    return Counter(obj["training_metadata"]["quality_score"] for _, obj in sample_rows())
+
+
+@needs_core
+def test_inspect_sample_json(cli: Runner) -> None:
+    result = cli("inspect", SAMPLE, "--json")
+    assert result.rc == 0, result.err
+    doc = result.json  # exactly one JSON document on stdout
+    rows = sample_rows()
+    assert doc["ok"] is True
+    assert doc["lines_read"] == 19
+    assert doc["rows_kept"] == len(rows) == 17
+    assert doc["format"] == "brightrun-v4"
+    assert doc["skipped"]["metadata_line"] == 1
+    (bad,) = [c for c in doc["skipped"] if c != "metadata_line"]
+    assert bad in ("invalid_json", "truncated_line")
+    assert doc["rows_kept"] + sum(doc["skipped"].values()) == doc["lines_read"]
+    assert {(e["category"], e["line"]) for e in doc["examples"]} >= {(bad, 7)}
+    assert doc["file_metadata"][0]["line"] == 1
+
+    stats = doc["statistics"]
+    conv = stats["conversations"]
+    assert conv["rows"] == 17
+    expected_turns = [
+        (1 if obj.get("system_prompt") else 0) + len(obj["conversation_history"]) + 2
+        for _, obj in rows
+    ]
+    assert conv["messages"] == sum(expected_turns)
+    assert conv["turns"]["max"] == max(expected_turns)
+    assert conv["roles"]["system"]["messages"] == 17
+    assert conv["trained_assistant_messages"] == 17  # history turns carry weight 0
+    fields = {f["path"]: f for f in stats["metadata"]["fields"]}
+    quality = fields["training_metadata.quality_score"]
+    assert quality["values"] == [
+        {"value": v, "count": n} for v, n in sorted(_quality_scores().items())
+    ]
+    assert stats["duplicates"]["groups"] == 0
+    assert stats["tokens"] is None
+    summary = result.err.strip().splitlines()[-1]
+    assert doc["summary"] in summary
+    assert re.fullmatch(
+        r"Loaded 17 conversations \(2 lines skipped: (1 metadata, 1 invalid JSON at line 7"
+        r"|1 invalid JSON at line 7, 1 metadata)\) from 14\.0 kB in \d+\.\d s",
+        summary,
+    ), summary
+    assert "at line 7" in result.err
+
+
+@needs_core
+def test_inspect_sample_human(cli: Runner) -> None:
+    result = cli("inspect", SAMPLE)
+    assert result.rc == 0, result.err
+    out = result.out
+    for title in ("Ingest", "Skipped lines", "Conversations", "Roles", "Metadata fields"):
+        assert f"\n{title}" in "\n" + out, title
+    assert "brightrun-v4" in out
+    assert f"{SAMPLE}:7" in out or "brightrun_v4_sample.jsonl:7" in out
+    quality = next(line for line in out.splitlines() if "training_metadata.quality_score" in line)
+    expected = ", ".join(f"{v}: {n}" for v, n in sorted(_quality_scores().items()))
+    assert expected in quality
+    assert "Exact duplicate conversations: none" in out
+    assert "Loaded 17 conversations" in result.err
+    assert "\x1b[" not in out  # not a terminal: plain text
+
+
+@needs_core
+def test_inspect_stdin_and_where(cli: Runner) -> None:
+    result = cli(
+        "inspect",
+        "-",
+        "--where",
+        "training_metadata.reviewed == false",
+        "--json",
+        stdin=SAMPLE.read_bytes(),
+    )
+    assert result.rc == 0, result.err
+    doc = result.json
+    assert doc["files"] == ["<stdin>"]
+    unreviewed = [n for n, obj in sample_rows() if obj["training_metadata"]["reviewed"] is False]
+    assert doc["selection"]["rows_matched"] == len(unreviewed)
+    assert doc["statistics"]["conversations"]["rows"] == len(unreviewed)
+
+
+@needs_core
+def test_convert_where_and_dedup(cli: Runner, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(SAMPLE.read_bytes())
+    out = tmp_path / "out.jsonl"
+    result = cli(
+        "convert",
+        SAMPLE,
+        copy,
+        "-o",
+        out,
+        "--dedup",
+        "--where",
+        "training_metadata.quality_score >= 4",
+        "--json",
+    )
+    assert result.rc == 0, result.err
+    high = [n for n, obj in sample_rows() if obj["training_metadata"]["quality_score"] >= 4]
+    doc = result.json
+    assert doc["selection"]["rows_matched"] == 2 * len(high)
+    assert doc["selection"]["duplicates_dropped"] == len(high)
+    assert doc["rows_written"] == len(high)
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == len(high)
+    assert all(r["messages"][-1]["role"] == "assistant" for r in records)
+    assert f"Wrote {len(high)} conversations to {out} (openai" in result.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.jsonl", "out.jsonl"]
+
+
+@needs_core
+def test_convert_to_parquet_keeps_everything(cli: Runner, tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    result = cli("convert", SAMPLE, "-o", out, "-q")
+    assert result.rc == 0, result.err
+    assert result.out == ""
+    assert result.err == ""
+    table = pq.read_table(out)
+    assert table.num_rows == 17
+    assert table.column("source_line").to_pylist() == [n for n, _ in sample_rows()]
+
+
+@needs_core
+def test_convert_forced_wrong_format_exit_1_names_the_real_one(cli: Runner, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    result = cli("convert", SAMPLE, "-o", out, "--format", "openai")
+    assert result.rc == 1
+    assert result.err.startswith("error: ")
+    assert "brightrun-v4" in result.err
+    assert "Hint: " in result.err
+    assert "Traceback" not in result.err
+    assert list(tmp_path.iterdir()) == []  # no output, no temporary file
+
+
+@needs_core
+def test_convert_nothing_left_after_where_writes_nothing(cli: Runner, tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    result = cli(
+        "convert", SAMPLE, "-o", out, "--where", "training_metadata.quality_score > 5", "--json"
+    )
+    assert result.rc == 1
+    assert result.json["error"]["code"] == "no_rows"
+    assert "no rows left after --where (0 of 17 match" in result.err
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_core
+def test_convert_quarantine_keeps_bad_lines_verbatim(
+    cli: Runner, tmp_path: Path, sample_lines: list[str]
+) -> None:
+    out, bad = tmp_path / "out.arrow", tmp_path / "bad.jsonl"
+    result = cli("convert", SAMPLE, "-o", out, "--quarantine", bad)
+    assert result.rc == 0, result.err
+    records = [json.loads(line) for line in bad.read_text(encoding="utf-8").splitlines()]
+    by_line = {r["line"]: r for r in records}
+    assert by_line[7]["text"] == sample_lines[6]
+    assert by_line[7]["file"].endswith("brightrun_v4_sample.jsonl")
+
+
+@needs_core
+def test_strict_policy_stops_at_line_7(cli: Runner) -> None:
+    result = cli("inspect", SAMPLE, "--policy", "strict", "--json")
+    assert result.rc == 1
+    err = result.json["error"]
+    assert err["line"] == 7
+    assert err["path"].endswith("brightrun_v4_sample.jsonl")
+    assert "brightrun_v4_sample.jsonl:7: " in result.err
+
+
+@needs_core
+def test_validate_thresholds(cli: Runner) -> None:
+    strict = cli("validate", SAMPLE, "--json")
+    assert strict.rc == 1
+    doc = strict.json
+    assert doc["ok"] is False
+    checks = {c["name"]: c for c in doc["checks"]}
+    assert checks["min_rows"]["passed"] is True
+    assert checks["max_bad_ratio"]["passed"] is False
+    assert checks["max_bad_ratio"]["value"] == pytest.approx(1 / 19, abs=1e-6)
+    assert "validate: FAIL (1 of 2 checks)" in strict.err
+
+    ok = cli("validate", SAMPLE, "--max-bad-ratio", "0.1", "--max-duplicate-ratio", "0")
+    assert ok.rc == 0, ok.err
+    assert "validate: PASS (3 checks)" in ok.err
+    assert "max_bad_ratio" in ok.out
+    assert "PASS" in ok.out
+
+    few = cli("validate", SAMPLE, "--max-bad-ratio", "1", "--min-rows", "100", "-q")
+    assert few.rc == 1
+    assert few.out == ""
+    assert "17 rows kept (at least 100 required)" in few.err
+
+
+@needs_core
+def test_zero_rows_exit_1_with_the_report(cli: Runner, tmp_path: Path) -> None:
+    data = tmp_path / "export.jsonl"
+    data.write_text('{"question": "a", "answer": "b"}\n{"question": "c", "answer": "d"}\n')
+    result = cli("inspect", data, "--json")
+    assert result.rc == 1
+    doc = result.json
+    assert doc["ok"] is False
+    assert doc["error"]["type"] in ("NoRowsError", "FormatDetectionError")
+    assert result.err.startswith("error: ")
+    validate = cli("validate", data)
+    assert validate.rc == 1
+    assert "error: " in validate.err
+
+
+@needs_core
+def test_train_refuses_zero_rows(cli: Runner, tmp_path: Path) -> None:
+    data = tmp_path / "empty.jsonl"
+    data.write_text('{"_meta": {"format": "brightrun-lora-v4"}}\n')
+    result = cli("train", data, "--model", tmp_path / "model", "-o", tmp_path / "out", "--json")
+    assert result.rc == 1
+    assert result.json["ok"] is False
+    assert result.json["error"]["code"] == "no_rows"
+    assert not (tmp_path / "out").exists()
