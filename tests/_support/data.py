@@ -21,7 +21,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-
 from brightingest.plugins import BrightPluginManager
 from brightingest.testing import builtin_plugin_manager
 
@@ -75,7 +74,10 @@ SAMPLE_ROWS: dict[str, list[dict[str, Any]]] = {
                     "type": "function",
                     "function": {
                         "name": "weather",
-                        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+                        "parameters": {
+                            "type": "object",
+                            "properties": {"city": {"type": "string"}},
+                        },
                     },
                 }
             ],
@@ -129,7 +131,10 @@ SAMPLE_ROWS: dict[str, list[dict[str, Any]]] = {
                 {"from": "user", "value": "Hi"},
                 {"from": "chatgpt", "value": "Hello"},
                 {"from": "human", "value": "Weather?"},
-                {"from": "function_call", "value": '{"name": "weather"}'},
+                {
+                    "from": "function_call",
+                    "value": '{"name": "weather", "arguments": {"city": "Oslo"}}',
+                },
                 {"from": "observation", "value": "sunny"},
                 {"from": "bing", "value": "Sunny."},
             ],

@@ -9,7 +9,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from brightingest import writers
 from brightingest.schema import CHAT_SCHEMA
 from brightingest.writers import (
@@ -122,7 +121,12 @@ def test_openai_problems_spots_each_rule() -> None:
         "messages[4]: missing content",
         "tools must be a list of objects",
     ]
-    untrained = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "weight": 0}]}
+    untrained = {
+        "messages": [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "a", "weight": 0},
+        ]
+    }
     assert openai_problems(untrained) == ["no assistant message to train on"]
 
 

@@ -6,7 +6,6 @@ import gzip
 from typing import Any
 
 import pytest
-
 from brightingest.detect import (
     Detection,
     Sample,
@@ -18,6 +17,7 @@ from brightingest.detect import (
 from brightingest.errors import FormatDetectionError
 from brightingest.mapping import ListOfTurns, Mapping, Message
 from brightingest.plugins import FormatSpec, registry
+
 from tests._support.data import BRIGHTRUN_META, SAMPLE_ROWS
 
 
@@ -39,7 +39,9 @@ def test_scores_are_ranked_and_runner_up_needs_a_positive_score(specs) -> None:
     detection = detect_sample(Sample.from_values(SAMPLE_ROWS["alpaca"]), specs)
     assert [n for n, _ in detection.scores][0] == "alpaca"
     assert detection.runner_up is None
-    assert [s for _, s in detection.scores] == sorted((s for _, s in detection.scores), reverse=True)
+    assert [s for _, s in detection.scores] == sorted(
+        (s for _, s in detection.scores), reverse=True
+    )
 
 
 def test_metadata_lines_are_not_rows(specs) -> None:
@@ -92,7 +94,9 @@ def test_a_strictly_more_specific_format_wins_a_tie() -> None:
         detect=lambda r: 0.8 if isinstance(r, dict) and "x" in r else 0.0,
         mapping=Mapping(("x", "y"), (Message("user", "x"),)),
     )
-    detection = detect_sample(Sample.from_values([{"x": 1, "y": 2}]), {"general": general, "specific": specific})
+    detection = detect_sample(
+        Sample.from_values([{"x": 1, "y": 2}]), {"general": general, "specific": specific}
+    )
     assert detection.best == "specific"
     assert detection.order == ("specific", "general")
 
@@ -159,7 +163,7 @@ def test_forced_format_with_nothing_alike(specs) -> None:
     with pytest.raises(FormatDetectionError) as info:
         check_forced(sample, "prompt-completion", specs)
     assert str(info.value) == (
-        "t.jsonl:1: no row among the 1 sampled has the fields format=\"prompt-completion\" needs "
+        't.jsonl:1: no row among the 1 sampled has the fields format="prompt-completion" needs '
         "(prompt, completion); this row has keys: text.\n"
         "Hint: drop format= to auto-detect, or check that the file is in this format."
     )
@@ -168,14 +172,16 @@ def test_forced_format_with_nothing_alike(specs) -> None:
 def test_forced_format_that_matches_some_rows_passes(specs) -> None:
     rows: list[Any] = [*SAMPLE_ROWS["sharegpt"], *SAMPLE_ROWS["openai"][:1]]
     detection = check_forced(Sample.from_values(rows), "openai", specs)
-    assert detection.forced and detection.best == "openai"
+    assert detection.forced
+    assert detection.best == "openai"
     assert detection.order == ("openai",)
     assert detection.runner_up == "sharegpt"
 
 
 def test_forced_format_on_an_empty_sample_defers_to_the_core(specs) -> None:
     detection = check_forced(Sample.from_values([]), "openai", specs)
-    assert detection.sample_size == 0 and detection.best == "openai"
+    assert detection.sample_size == 0
+    assert detection.best == "openai"
 
 
 def test_detection_round_trips_through_a_dict(specs) -> None:
@@ -225,7 +231,8 @@ def test_read_sample_keeps_rows_of_a_truncated_gzip(tmp_path) -> None:
 
 def test_read_sample_passes_over_missing_files(tmp_path) -> None:
     sample = read_sample([str(tmp_path / "nope.jsonl")])
-    assert sample.rows == [] and sample.files == []
+    assert sample.rows == []
+    assert sample.files == []
 
 
 def test_read_sample_without_zstandard_notes_the_file(write_jsonl, monkeypatch) -> None:

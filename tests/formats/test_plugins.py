@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sys
-import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
-
 import brightingest.formats.openai
+import pytest
+import tomllib
 from brightingest import plugins
 from brightingest.errors import PluginError
 from brightingest.formats import BUILTIN_PLUGINS
@@ -23,6 +22,7 @@ from brightingest.plugins import (
     hookimpl,
     registry,
 )
+
 from tests._support.data import REPO_ROOT
 
 QA = Mapping(("q", "a"), (Message("user", "q"), Message("assistant", "a")))
@@ -242,7 +242,9 @@ def test_plugin_with_an_unknown_hook_is_named(site: Path) -> None:
         "def brightingest_register_readers(register):\n"
         "    pass\n"
     )
-    _install_fake_dist(site, "bi-fake-hook", "1.0", "[brightingest.formats]\nhooky = bi_fake_hook\n")
+    _install_fake_dist(
+        site, "bi-fake-hook", "1.0", "[brightingest.formats]\nhooky = bi_fake_hook\n"
+    )
     with pytest.raises(PluginError) as info:
         get_plugin_manager()
     assert str(info.value).startswith(
@@ -287,5 +289,6 @@ def test_builtin_module_is_a_plain_hookimpl_plugin() -> None:
     brightingest.formats.openai.brightingest_register_formats(found.append)
     assert [s.name for s in found] == ["openai"]
     mapping = found[0].mapping
-    assert mapping is not None and mapping.tools == "tools"
+    assert mapping is not None
+    assert mapping.tools == "tools"
     assert isinstance(mapping.parts[0], ListOfTurns)

@@ -4,17 +4,94 @@ Speaker names go through :data:`~brightingest.formats._common.SHAREGPT_ROLES`
 (``human``/``user``, ``gpt``/``assistant``/``chatgpt``/``bing``, ``observation``/``tool``,
 ``function_call``...). A top-level ``system`` becomes the first message; other fields are kept
 in ``metadata``.
+
+ShareGPT's tool calling (LLaMA-Factory style: a ``function_call`` turn whose value is
+``{"name": ..., "arguments": ...}``, then an ``observation`` turn with the result) has no call
+ids, which OpenAI's format requires. A declaration cannot invent them, so this format also has a
+``transform`` (the vectorized hook): it finds, with Arrow compute over the whole batch, the rows
+having a tool message without ``tool_call_id``, and only in those rows turns the preceding
+assistant call into ``tool_calls`` with ids ``call_0``, ``call_1``... and links the tool
+messages to them. Batches without such rows pass through untouched.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from brightingest.formats._common import SHAREGPT_ROLES
 from brightingest.mapping import ListOfTurns, Mapping, Message
 from brightingest.plugins import FormatSpec, fields_score, hookimpl
 
-__all__ = ["SPEC", "brightingest_register_formats"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["SPEC", "brightingest_register_formats", "link_tool_calls"]
+
+
+def _as_call(content: str, index: int) -> dict[str, Any] | None:
+    try:
+        value = json.loads(content)
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        return None
+    arguments = value.get("arguments", {})
+    if not isinstance(arguments, str):
+        arguments = json.dumps(arguments, ensure_ascii=False)
+    function = {"name": value["name"], "arguments": arguments}
+    return {"id": f"call_{index}", "type": "function", "function": function}
+
+
+def _link_row(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    calls = 0
+    pending: list[str] = []
+    for i, message in enumerate(messages):
+        role = message["role"]
+        following_tool = i + 1 < len(messages) and messages[i + 1]["role"] == "tool"
+        if role == "assistant" and following_tool and message["tool_calls"] is None:
+            call = _as_call(message["content"], calls)
+            if call is not None:
+                calls += 1
+                message["tool_calls"] = json.dumps([call], ensure_ascii=False)
+                message["content"] = ""
+                pending.append(call["id"])
+        elif role == "tool" and message["tool_call_id"] is None and pending:
+            message["tool_call_id"] = pending.pop(0)
+        elif role != "tool":
+            pending.clear()
+    return messages
+
+
+def link_tool_calls(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Give ShareGPT tool calls OpenAI-style ids (the format's vectorized ``transform``).
+
+    Args:
+        batch: Rows this format mapped, in the normalized chat schema.
+
+    Returns:
+        The same rows; in rows with a tool message lacking ``tool_call_id``, an assistant
+        message right before it whose content is a ``{"name", "arguments"}`` JSON object becomes
+        a tool call, and the tool message answers it.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = batch.column("messages")
+    flat = pc.list_flatten(column)
+    unlinked = pc.and_(pc.equal(flat.field("role"), "tool"), pc.is_null(flat.field("tool_call_id")))
+    if not pc.any(unlinked).as_py():
+        return batch
+    parents = pc.filter(pc.list_parent_indices(column), unlinked)
+    rows = set(parents.to_pylist())
+    values = column.to_pylist()
+    for row in rows:
+        values[row] = _link_row(values[row])
+    arrays = list(batch.columns)
+    arrays[batch.schema.get_field_index("messages")] = pa.array(values, type=column.type)
+    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
+
 
 SPEC = FormatSpec(
     name="sharegpt",
@@ -43,6 +120,7 @@ SPEC = FormatSpec(
         tools="tools",
         metadata="rest",
     ),
+    transform=link_tool_calls,
 )
 
 
