@@ -13,8 +13,9 @@ pub fn chunk_end(data: &[u8], start: usize, target: usize) -> usize {
     if want >= data.len() {
         return data.len();
     }
-    match memchr(b'\n', &data[want..]) {
-        Some(i) => want + i + 1,
+    // End with the line that holds byte `want - 1`.
+    match memchr(b'\n', &data[want - 1..]) {
+        Some(i) => want + i,
         None => data.len(),
     }
 }
@@ -76,7 +77,9 @@ impl<'a> Iterator for Lines<'a> {
 /// Whether a line holds only JSON whitespace (space, tab, CR, LF).
 #[inline]
 pub fn is_blank(bytes: &[u8]) -> bool {
-    bytes.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+    bytes
+        .iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
 #[cfg(test)]

@@ -442,7 +442,11 @@ impl FormatSet {
                             msgs.push(Msg {
                                 role,
                                 content: s,
-                                weight: if role == "assistant" { *assistant_weight } else { None },
+                                weight: if role == "assistant" {
+                                    *assistant_weight
+                                } else {
+                                    None
+                                },
                                 name: None,
                                 tool_calls: None,
                                 tool_call_id: None,
@@ -471,12 +475,15 @@ impl FormatSet {
                                 Some(c) => c,
                                 None => return Err(unknown_role(&role_path(), &r)),
                             },
-                            None | Some(Json::Null) => {
-                                return Err(missing(&role_path(), &f.name))
+                            None | Some(Json::Null) => return Err(missing(&role_path(), &f.name)),
+                            Some(other) => {
+                                return Err(wrong_type(&role_path(), "a string", &other))
                             }
-                            Some(other) => return Err(wrong_type(&role_path(), "a string", &other)),
                         };
-                        let tool_calls = match tool_calls_key.as_deref().and_then(|k| take_in(&mut obj, k)) {
+                        let tool_calls = match tool_calls_key
+                            .as_deref()
+                            .and_then(|k| take_in(&mut obj, k))
+                        {
                             None | Some(Json::Null) => None,
                             Some(Json::Arr(a)) if a.is_empty() => None,
                             Some(v @ Json::Arr(_)) => Some(v.to_json()),
@@ -501,7 +508,8 @@ impl FormatSet {
                                 ))
                             }
                         };
-                        let weight = match weight_key.as_deref().and_then(|k| take_in(&mut obj, k)) {
+                        let weight = match weight_key.as_deref().and_then(|k| take_in(&mut obj, k))
+                        {
                             None | Some(Json::Null) => {
                                 if role == "assistant" {
                                     *assistant_weight
@@ -536,23 +544,43 @@ impl FormatSet {
                         None | Some(Json::Null) if *optional => continue,
                         None | Some(Json::Null) => return Err(missing(field, &f.name)),
                         Some(Json::Arr(items)) => items,
-                        Some(other) => return Err(wrong_type(field, "a list of [user, assistant] pairs", &other)),
+                        Some(other) => {
+                            return Err(wrong_type(
+                                field,
+                                "a list of [user, assistant] pairs",
+                                &other,
+                            ))
+                        }
                     };
                     for (i, item) in items.into_iter().enumerate() {
                         let path = format!("{field}[{i}]");
                         let pair = match item {
                             Json::Arr(p) if p.len() == 2 => p,
-                            other => return Err(wrong_type(&path, "a [user, assistant] pair", &other)),
+                            other => {
+                                return Err(wrong_type(&path, "a [user, assistant] pair", &other))
+                            }
                         };
-                        for (j, (v, role)) in pair.into_iter().zip(["user", "assistant"]).enumerate() {
+                        for (j, (v, role)) in
+                            pair.into_iter().zip(["user", "assistant"]).enumerate()
+                        {
                             let content = match v {
                                 Json::Str(s) => s,
-                                other => return Err(wrong_type(&format!("{path}[{j}]"), "a string", &other)),
+                                other => {
+                                    return Err(wrong_type(
+                                        &format!("{path}[{j}]"),
+                                        "a string",
+                                        &other,
+                                    ))
+                                }
                             };
                             msgs.push(Msg {
                                 role,
                                 content,
-                                weight: if role == "assistant" { *assistant_weight } else { None },
+                                weight: if role == "assistant" {
+                                    *assistant_weight
+                                } else {
+                                    None
+                                },
                                 name: None,
                                 tool_calls: None,
                                 tool_call_id: None,
@@ -649,25 +677,38 @@ fn text_parts<'a>(parts: Vec<Json<'a>>, path: &str) -> Result<Cow<'a, str>, Line
     let mut texts: Vec<Cow<'a, str>> = Vec::with_capacity(parts.len());
     for (i, p) in parts.into_iter().enumerate() {
         let Json::Obj(mut obj) = p else {
-            return Err(wrong_type(&format!("{path}[{i}]"), "a content part object", &p));
+            return Err(wrong_type(
+                &format!("{path}[{i}]"),
+                "a content part object",
+                &p,
+            ));
         };
         let kind = match take_in(&mut obj, "type") {
             Some(Json::Str(s)) => s,
             None | Some(Json::Null) => Cow::Borrowed("text"),
-            Some(other) => return Err(wrong_type(&format!("{path}[{i}].type"), "a string", &other)),
+            Some(other) => {
+                return Err(wrong_type(&format!("{path}[{i}].type"), "a string", &other))
+            }
         };
         if kind != "text" && kind != "input_text" && kind != "output_text" {
             return Err(LineIssue::new(
                 Category::WrongType,
-                format!("content part of type {} (only text parts can be trained on)", quote(&kind, 40)),
+                format!(
+                    "content part of type {} (only text parts can be trained on)",
+                    quote(&kind, 40)
+                ),
             )
             .with_field(format!("{path}[{i}].type"))
             .with_hint("remove non-text parts (images, audio) or use a multimodal trainer"));
         }
         match take_in(&mut obj, "text") {
             Some(Json::Str(s)) => texts.push(s),
-            None | Some(Json::Null) => return Err(missing(&format!("{path}[{i}].text"), "text part")),
-            Some(other) => return Err(wrong_type(&format!("{path}[{i}].text"), "a string", &other)),
+            None | Some(Json::Null) => {
+                return Err(missing(&format!("{path}[{i}].text"), "text part"))
+            }
+            Some(other) => {
+                return Err(wrong_type(&format!("{path}[{i}].text"), "a string", &other))
+            }
         }
     }
     Ok(if texts.len() == 1 {
@@ -693,9 +734,12 @@ fn parse_weight(v: &Json<'_>, path: &str) -> Result<i8, LineIssue> {
         Json::Str(s) => quote(s, 20),
         other => other.to_json(),
     };
-    Err(LineIssue::new(Category::InvalidWeight, format!("weight {shown} (expected 0 or 1)"))
-        .with_field(path)
-        .with_hint("weight says whether an assistant message is trained on: use 0 or 1"))
+    Err(LineIssue::new(
+        Category::InvalidWeight,
+        format!("weight {shown} (expected 0 or 1)"),
+    )
+    .with_field(path)
+    .with_hint("weight says whether an assistant message is trained on: use 0 or 1"))
 }
 
 /// Resolve a role name: the part's aliases, the format's aliases, then the canonical names
@@ -710,18 +754,24 @@ pub fn canonical_role(
         .or_else(|| format.get(raw))
         .map(String::as_str)
         .unwrap_or(raw);
-    ROLES.iter().copied().find(|r| r.eq_ignore_ascii_case(resolved)).or_else(|| {
-        let lower = raw.to_ascii_lowercase();
-        part.get(&lower)
-            .or_else(|| format.get(&lower))
-            .and_then(|c| ROLES.iter().copied().find(|r| r.eq_ignore_ascii_case(c)))
-    })
+    ROLES
+        .iter()
+        .copied()
+        .find(|r| r.eq_ignore_ascii_case(resolved))
+        .or_else(|| {
+            let lower = raw.to_ascii_lowercase();
+            part.get(&lower)
+                .or_else(|| format.get(&lower))
+                .and_then(|c| ROLES.iter().copied().find(|r| r.eq_ignore_ascii_case(c)))
+        })
 }
 
 fn validate(msgs: &[Msg<'_>], srcs: &[String]) -> Result<(), LineIssue> {
     if msgs.is_empty() {
-        return Err(LineIssue::new(Category::EmptyConversation, "the row has no messages")
-            .with_hint("drop empty rows in the export"));
+        return Err(
+            LineIssue::new(Category::EmptyConversation, "the row has no messages")
+                .with_hint("drop empty rows in the export"),
+        );
     }
     let mut started = false;
     let mut trainable = false;
@@ -730,7 +780,11 @@ fn validate(msgs: &[Msg<'_>], srcs: &[String]) -> Result<(), LineIssue> {
         if is_system && started {
             return Err(LineIssue::new(
                 Category::SystemNotFirst,
-                format!("a {} message after the conversation started (message {})", m.role, i + 1),
+                format!(
+                    "a {} message after the conversation started (message {})",
+                    m.role,
+                    i + 1
+                ),
             )
             .with_field(srcs[i].clone())
             .with_hint("put system messages first; chat templates reject them mid-conversation"));

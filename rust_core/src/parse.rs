@@ -15,7 +15,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::value::RawValue;
 
@@ -90,7 +90,9 @@ impl<'de> de::Deserialize<'de> for BorrowedStr<'de> {
 }
 
 /// Reject a duplicate key among `keys` (linear for small objects, sorted otherwise).
-fn check_duplicates<'k, E: de::Error>(keys: impl Iterator<Item = &'k str> + Clone) -> Result<(), E> {
+fn check_duplicates<'k, E: de::Error>(
+    keys: impl Iterator<Item = &'k str> + Clone,
+) -> Result<(), E> {
     let n = keys.clone().count();
     if n < 2 {
         return Ok(());
@@ -273,10 +275,18 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
         while let Some(BorrowedStr(k)) = map.next_key()? {
             let v = match (self.want)(&k) {
                 Want::Parse => Field::Parsed(map.next_value::<Json<'de>>()?),
-                Want::Raw => Field::Raw(map.next_value::<&'de RawValue>()?),
-                Want::Skip => {
-                    map.next_value::<IgnoredAny>()?;
-                    Field::Skipped
+                want => {
+                    // serde_json validates raw values without its depth limit: apply ours so
+                    // a line is `too_deep` whichever fields a format reads.
+                    let raw = map.next_value::<&'de RawValue>()?;
+                    if nesting(raw.get()) >= MAX_DEPTH {
+                        return Err(de::Error::custom("recursion limit exceeded"));
+                    }
+                    if want == Want::Raw {
+                        Field::Raw(raw)
+                    } else {
+                        Field::Skipped
+                    }
                 }
             };
             out.push((k, v));
@@ -284,6 +294,30 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
         check_duplicates::<A::Error>(out.iter().map(|(k, _)| k.as_ref()))?;
         Ok(Row::Object(out))
     }
+}
+
+/// Maximum nesting of arrays and objects in valid JSON text (strings skipped).
+pub fn nesting(text: &str) -> usize {
+    let b = text.as_bytes();
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    max
 }
 
 /// Parse one line (already valid UTF-8) into a [`Row`], building only what `want` asks for.
@@ -318,7 +352,9 @@ pub fn classify(e: &serde_json::Error) -> LineIssue {
                 crate::error::quote(key, 60)
             ),
         )
-        .with_hint("which value a trainer would see is undefined; remove one of them in the export");
+        .with_hint(
+            "which value a trainer would see is undefined; remove one of them in the export",
+        );
     }
     let what = text.split(" at line ").next().unwrap_or(&text).to_string();
     if what.contains("recursion limit exceeded") {
@@ -329,11 +365,16 @@ pub fn classify(e: &serde_json::Error) -> LineIssue {
         .with_hint("no chat format nests this deep; the line is probably corrupt");
     }
     let what = match what.as_str() {
-        "expected value" => "expected a JSON value (NaN, Infinity and bare words are not JSON)".to_string(),
+        "expected value" => {
+            "expected a JSON value (NaN, Infinity and bare words are not JSON)".to_string()
+        }
         _ => what,
     };
-    LineIssue::new(Category::InvalidJson, format!("invalid JSON: {what} at column {col}"))
-        .with_hint("fix or remove the line; use policy=\"quarantine\" to set bad lines aside")
+    LineIssue::new(
+        Category::InvalidJson,
+        format!("invalid JSON: {what} at column {col}"),
+    )
+    .with_hint("fix or remove the line; use policy=\"quarantine\" to set bad lines aside")
 }
 
 #[cfg(test)]
@@ -359,13 +400,25 @@ mod tests {
         let obj = r#"{"a":"#.repeat(10_000) + "1" + &"}".repeat(10_000);
         assert_eq!(parse_value(&obj).unwrap_err().category, Category::TooDeep);
         let want = |_: &str| Want::Raw;
-        assert_eq!(parse_row(&obj, &want).unwrap_err().category, Category::TooDeep);
-        assert_eq!(parse_row(&line, &want).unwrap_err().category, Category::TooDeep);
+        assert_eq!(
+            parse_row(&obj, &want).unwrap_err().category,
+            Category::TooDeep
+        );
+        assert_eq!(
+            parse_row(&line, &want).unwrap_err().category,
+            Category::TooDeep
+        );
     }
 
     #[test]
     fn rejects_nan_infinity_and_lone_surrogates() {
-        for bad in ["NaN", "[Infinity]", r#"{"a":-Infinity}"#, r#"["\ud800"]"#, r#"{"a":"\udc00x"}"#] {
+        for bad in [
+            "NaN",
+            "[Infinity]",
+            r#"{"a":-Infinity}"#,
+            r#"["\ud800"]"#,
+            r#"{"a":"\udc00x"}"#,
+        ] {
             let e = parse_value(bad).unwrap_err();
             assert_eq!(e.category, Category::InvalidJson, "{bad}");
         }

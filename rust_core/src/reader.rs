@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use memchr::{memchr, memrchr};
-use memmap2::Mmap;
 use rayon::prelude::*;
 
 use crate::error::{human_bytes, Category, IngestError, LineIssue};
@@ -73,8 +72,11 @@ impl Default for ReadOptions {
     }
 }
 
+/// Bytes shared by the chunks of one file: a memory map, or an in-memory buffer.
+type Shared = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
 enum ChunkData {
-    Mapped(Arc<Mmap>, usize, usize),
+    Mapped(Shared, usize, usize),
     Owned(Vec<u8>),
     /// A line longer than the limit, already discarded from a stream: its length.
     TooLong(u64),
@@ -90,7 +92,7 @@ struct Chunk {
 impl Chunk {
     fn bytes(&self) -> &[u8] {
         match &self.data {
-            ChunkData::Mapped(m, a, b) => &m[*a..*b],
+            ChunkData::Mapped(m, a, b) => &(**m).as_ref()[*a..*b],
             ChunkData::Owned(v) => v,
             ChunkData::TooLong(_) => &[],
         }
@@ -98,7 +100,7 @@ impl Chunk {
 }
 
 enum Built {
-    Chat(ChatBuilder),
+    Chat(Box<ChatBuilder>),
     Raw(RawBuilder),
 }
 
@@ -116,7 +118,10 @@ struct ChunkOut {
 }
 
 enum Open {
-    Mapped { mmap: Arc<Mmap>, pos: usize },
+    Mapped {
+        mmap: Shared,
+        pos: usize,
+    },
     Stream {
         reader: Box<dyn Read + Send>,
         carry: Vec<u8>,
@@ -130,6 +135,8 @@ struct FileEntry {
     path: String,
     name: String,
     next_line: u64,
+    /// In-memory contents (tests, fuzzing), read instead of `path`.
+    memory: Option<Arc<Vec<u8>>>,
 }
 
 /// A streaming read over files, in input order.
@@ -176,9 +183,14 @@ impl Reader {
             .build()
             .map_err(|e| IngestError::Config(format!("cannot start worker threads: {e}")))?;
         let quarantine = match (opts.policy, &opts.quarantine_path) {
-            (Policy::Quarantine, Some(p)) => Some(BufWriter::new(File::create(p).map_err(|e| {
-                IngestError::source(&p.display().to_string(), format!("cannot create the quarantine file ({e})"))
-            })?)),
+            (Policy::Quarantine, Some(p)) => {
+                Some(BufWriter::new(File::create(p).map_err(|e| {
+                    IngestError::source(
+                        &p.display().to_string(),
+                        format!("cannot create the quarantine file ({e})"),
+                    )
+                })?))
+            }
             (Policy::Quarantine, None) => {
                 return Err(IngestError::Config(
                     "policy=\"quarantine\" needs a quarantine path".into(),
@@ -198,6 +210,7 @@ impl Reader {
                 path,
                 name,
                 next_line: 1,
+                memory: None,
             })
             .collect();
         Ok(Reader {
@@ -213,6 +226,30 @@ impl Reader {
             quarantine,
             finished: false,
         })
+    }
+
+    /// A read of in-memory files `(name, bytes)` (plain JSONL), with the same chunking,
+    /// parsing and accounting as files on disk. For tests and fuzzing.
+    pub fn from_memory(
+        files: Vec<(String, Vec<u8>)>,
+        formats: Option<FormatSet>,
+        opts: ReadOptions,
+    ) -> Result<Reader, IngestError> {
+        let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+        let mut r = Reader::new(names.clone(), Some(names), formats, opts)?;
+        for (entry, (_, bytes)) in r.files.iter_mut().zip(files) {
+            entry.memory = Some(Arc::new(bytes));
+        }
+        Ok(r)
+    }
+
+    /// Read everything: all batches and the final report.
+    pub fn read_all(mut self) -> Result<(Vec<RecordBatch>, Report), IngestError> {
+        let mut batches = Vec::new();
+        while let Some(b) = self.next_batch()? {
+            batches.push(b);
+        }
+        Ok((batches, self.report()))
     }
 
     /// The schema of every batch.
@@ -252,7 +289,8 @@ impl Reader {
             if window.is_empty() {
                 self.finished = true;
                 if let Some(q) = self.quarantine.as_mut() {
-                    q.flush().map_err(|e| IngestError::source("quarantine file", e.to_string()))?;
+                    q.flush()
+                        .map_err(|e| IngestError::source("quarantine file", e.to_string()))?;
                 }
                 continue;
             }
@@ -348,14 +386,28 @@ impl Reader {
                 let idx = self.next_file;
                 self.next_file += 1;
                 let (path, name) = (self.files[idx].path.clone(), self.files[idx].name.clone());
-                let (input, _compression, size) = open(&path, &name)?;
+                let (input, size) = match &self.files[idx].memory {
+                    Some(m) if m.is_empty() => (Input::Empty, 0),
+                    Some(m) => (Input::Memory(m.clone() as Shared), m.len() as u64),
+                    None => {
+                        let (input, _compression, size) = open(&path, &name)?;
+                        (input, size)
+                    }
+                };
                 {
-                    let mut r = self.report.lock().map_err(|_| IngestError::Config("report lock poisoned".into()))?;
+                    let mut r = self
+                        .report
+                        .lock()
+                        .map_err(|_| IngestError::Config("report lock poisoned".into()))?;
                     r.files.push(name);
                     r.file_bytes += size;
                 }
                 let state = match input {
-                    Input::Mapped(mmap) => Open::Mapped { mmap, pos: 0 },
+                    Input::Mapped(mmap) => Open::Mapped {
+                        mmap: mmap as Shared,
+                        pos: 0,
+                    },
+                    Input::Memory(mmap) => Open::Mapped { mmap, pos: 0 },
                     Input::Empty => Open::Done,
                     Input::Stream(reader) => Open::Stream {
                         reader,
@@ -391,17 +443,18 @@ impl Reader {
         match state {
             Open::Done => Ok(None),
             Open::Mapped { mmap, pos } => {
-                if *pos >= mmap.len() {
+                let bytes = (**mmap).as_ref();
+                if *pos >= bytes.len() {
                     return Ok(None);
                 }
                 let start = *pos;
-                let end = chunk_end(mmap, start, target);
+                let end = chunk_end(bytes, start, target);
                 *pos = end;
                 Ok(Some(Chunk {
                     file,
                     data: ChunkData::Mapped(mmap.clone(), start, end),
                     file_start: start == 0,
-                    file_end: end == mmap.len(),
+                    file_end: end == bytes.len(),
                 }))
             }
             Open::Stream {
@@ -418,7 +471,13 @@ impl Reader {
                 // Fill to the target, then cut after the last newline.
                 loop {
                     if !*eof && buf.len() < target {
-                        fill(reader.as_mut(), &mut buf, target, name, self.files[file].next_line)?;
+                        fill(
+                            reader.as_mut(),
+                            &mut buf,
+                            target,
+                            name,
+                            self.files[file].next_line,
+                        )?;
                         if buf.len() < target {
                             *eof = true;
                         }
@@ -472,7 +531,13 @@ impl Reader {
                     }
                     let more = buf.len().max(target);
                     let before = buf.len();
-                    fill(reader.as_mut(), &mut buf, before + more, name, self.files[file].next_line)?;
+                    fill(
+                        reader.as_mut(),
+                        &mut buf,
+                        before + more,
+                        name,
+                        self.files[file].next_line,
+                    )?;
                     if buf.len() == before {
                         *eof = true;
                     }
@@ -493,7 +558,13 @@ fn read_some(r: &mut dyn Read, buf: &mut [u8], name: &str) -> Result<usize, Inge
 }
 
 /// Read until `buf` holds `upto` bytes or the stream ends.
-fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, upto: usize, name: &str, line: u64) -> Result<(), IngestError> {
+fn fill(
+    r: &mut dyn Read,
+    buf: &mut Vec<u8>,
+    upto: usize,
+    name: &str,
+    line: u64,
+) -> Result<(), IngestError> {
     let start = buf.len();
     if upto <= start {
         return Ok(());
@@ -570,7 +641,12 @@ enum LineOutcome {
     Skipped(LineIssue),
 }
 
-fn process_chunk(chunk: &Chunk, formats: Option<&FormatSet>, opts: &ReadOptions, nformats: usize) -> ChunkOut {
+fn process_chunk(
+    chunk: &Chunk,
+    formats: Option<&FormatSet>,
+    opts: &ReadOptions,
+    nformats: usize,
+) -> ChunkOut {
     let mut data = chunk.bytes();
     if chunk.file_start && data.starts_with(BOM) {
         data = &data[BOM.len()..];
@@ -580,7 +656,7 @@ fn process_chunk(chunk: &Chunk, formats: Option<&FormatSet>, opts: &ReadOptions,
         lines: 0,
         bytes: chunk.bytes().len() as u64,
         built: match formats {
-            Some(_) => Built::Chat(ChatBuilder::with_capacity(data.len())),
+            Some(_) => Built::Chat(Box::new(ChatBuilder::with_capacity(data.len()))),
             None => Built::Raw(RawBuilder::with_capacity(data.len())),
         },
         counts: [0; Category::COUNT],
@@ -597,6 +673,18 @@ fn process_chunk(chunk: &Chunk, formats: Option<&FormatSet>, opts: &ReadOptions,
         record_skip(&mut out, 0, issue, b"", opts);
         return out;
     }
+    if data.is_empty() && !chunk.bytes().is_empty() {
+        // A file holding only a BOM is one empty line.
+        out.lines = 1;
+        record_skip(
+            &mut out,
+            0,
+            LineIssue::new(Category::BlankLine, "blank line"),
+            b"",
+            opts,
+        );
+        return out;
+    }
     let want = |k: &str| formats.map_or(crate::parse::Want::Parse, |f| f.want(k));
     for line in Lines::new(data) {
         out.lines += 1;
@@ -604,7 +692,10 @@ fn process_chunk(chunk: &Chunk, formats: Option<&FormatSet>, opts: &ReadOptions,
         if let LineOutcome::Skipped(mut issue) = outcome {
             if !line.terminated
                 && chunk.file_end
-                && matches!(issue.category, Category::InvalidJson | Category::InvalidUtf8)
+                && matches!(
+                    issue.category,
+                    Category::InvalidJson | Category::InvalidUtf8
+                )
             {
                 issue = LineIssue::new(
                     Category::TruncatedLine,

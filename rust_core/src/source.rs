@@ -35,6 +35,8 @@ pub enum Input {
     Mapped(Arc<Mmap>),
     /// An empty plain file (cannot be mapped on every platform).
     Empty,
+    /// Bytes already in memory (tests, fuzzing).
+    Memory(std::sync::Arc<dyn AsRef<[u8]> + Send + Sync>),
     Stream(Box<dyn Read + Send>),
 }
 
@@ -109,7 +111,9 @@ fn open_error(name: &str, e: &io::Error) -> IngestError {
     let (message, hint) = match e.kind() {
         io::ErrorKind::NotFound => (
             "no such file".to_string(),
-            Some("check the path; globs and directories are expanded by the Python API".to_string()),
+            Some(
+                "check the path; globs and directories are expanded by the Python API".to_string(),
+            ),
         ),
         io::ErrorKind::PermissionDenied => (
             "permission denied".to_string(),

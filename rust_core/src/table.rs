@@ -29,7 +29,11 @@ fn dict_utf8() -> DataType {
 }
 
 fn item_field() -> Arc<Field> {
-    Arc::new(Field::new("item", DataType::Struct(message_fields()), false))
+    Arc::new(Field::new(
+        "item",
+        DataType::Struct(message_fields()),
+        false,
+    ))
 }
 
 /// The normalized chat schema (see `schema.py`).

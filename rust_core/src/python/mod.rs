@@ -129,7 +129,8 @@ impl PyReader {
         let Some(reader) = guard.as_mut() else {
             return Ok(None);
         };
-        py.detach(|| reader.next_batch()).map_err(|e| to_pyerr(py, e))
+        py.detach(|| reader.next_batch())
+            .map_err(|e| to_pyerr(py, e))
     }
 }
 

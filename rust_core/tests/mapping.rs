@@ -1,0 +1,199 @@
+//! The declarative mapping executor: BrightRun v4, OpenAI, ShareGPT shapes and every mapping
+//! category, with file:line and field paths.
+
+mod common;
+
+use _core::Category;
+use common::*;
+
+fn one_issue(line: &str, specs: &[&str]) -> (Category, Option<String>, String) {
+    let (_, r) = read(
+        format!("{line}\n").as_bytes(),
+        Some(specs),
+        opts(1, 1 << 20),
+    );
+    assert_eq!(r.rows_kept, 0, "expected a skip for {line}");
+    let e = &r.examples[0];
+    (e.category, e.field.clone(), e.message.clone())
+}
+
+#[test]
+fn brightrun_rows_become_system_history_user_assistant() {
+    let data = concat!(
+        r#"{"_meta": {"format": "brightrun-lora-v4", "exported_at": "2026-11-20"}}"#,
+        "\n",
+        r#"{"id": "c1-t2", "conversation_id": "c1", "turn_number": 2, "system_prompt": "Be kind.", "#,
+        r#""conversation_history": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}], "#,
+        r#""current_user_input": "how?", "target_response": "like this", "emotional_context": {"primary": "calm", "n": 1.50}, "#,
+        r#""training_metadata": {"quality_score": 4}}"#,
+        "\n",
+        r#"{"id": 7, "current_user_input": "q", "target_response": "a", "system_prompt": null}"#,
+        "\n",
+    );
+    let (b, r) = read(data.as_bytes(), Some(&[BRIGHTRUN]), opts(2, 1 << 20));
+    assert_eq!(r.lines_read, 3);
+    assert_eq!(r.rows_kept, 2);
+    assert_eq!(r.count(Category::MetadataLine), 1);
+    assert_eq!(
+        r.file_metadata[0].value,
+        r#"{"format": "brightrun-lora-v4", "exported_at": "2026-11-20"}"#
+    );
+    let m = messages(&b);
+    let s = |r: &str, c: &str, w: Option<i8>| (r.to_string(), c.to_string(), w);
+    assert_eq!(
+        m[0],
+        vec![
+            s("system", "Be kind.", None),
+            s("user", "hi", None),
+            s("assistant", "hello", Some(0)),
+            s("user", "how?", None),
+            s("assistant", "like this", None),
+        ]
+    );
+    assert_eq!(m[1], vec![s("user", "q", None), s("assistant", "a", None)]);
+    assert_eq!(
+        string_col(&b, "id"),
+        vec![Some("c1-t2".into()), Some("7".into())]
+    );
+    // Unmapped fields are kept verbatim (1.50 stays 1.50), in input order.
+    assert_eq!(
+        string_col(&b, "metadata")[0].as_deref(),
+        Some(
+            r#"{"conversation_id":"c1","turn_number":2,"emotional_context":{"primary": "calm", "n": 1.50},"training_metadata":{"quality_score": 4}}"#
+        )
+    );
+    assert_eq!(string_col(&b, "metadata")[1], None);
+}
+
+#[test]
+fn openai_parts_tool_calls_names_and_weights() {
+    let line = r#"{"messages": [{"role": "developer", "content": [{"type": "text", "text": "Be "}, {"type": "text", "text": "brief."}]}, {"role": "user", "content": "weather?", "name": "ann"}, {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "wx", "arguments": "{}"}}], "weight": 0}, {"role": "tool", "content": "sunny", "tool_call_id": "c1"}, {"role": "assistant", "content": "Sunny.", "weight": 1}], "tools": [{"type": "function", "function": {"name": "wx"}}]}"#;
+    let (b, r) = read(
+        format!("{line}\n").as_bytes(),
+        Some(&[OPENAI]),
+        opts(1, 1 << 20),
+    );
+    assert_eq!(r.rows_kept, 1, "{:?}", r.examples);
+    let m = &messages(&b)[0];
+    assert_eq!(m[0], ("developer".into(), "Be brief.".into(), None));
+    assert_eq!(m[2], ("assistant".into(), "".into(), Some(0)));
+    assert_eq!(m[4], ("assistant".into(), "Sunny.".into(), Some(1)));
+    assert_eq!(
+        string_col(&b, "tools")[0].as_deref(),
+        Some(r#"[{"type":"function","function":{"name":"wx"}}]"#)
+    );
+}
+
+#[test]
+fn every_mapping_category_names_its_field() {
+    let cases: &[(&str, Category, Option<&str>)] = &[
+        (r#"[1, 2]"#, Category::NotAnObject, None),
+        (r#"{"foo": 1}"#, Category::UnsupportedFormat, None),
+        (
+            r#"{"messages": [{"role": "bot", "content": "x"}]}"#,
+            Category::UnknownRole,
+            Some("messages[0].role"),
+        ),
+        (
+            r#"{"messages": [{"role": "user"}]}"#,
+            Category::MissingField,
+            Some("messages[0].content"),
+        ),
+        (
+            r#"{"messages": [{"role": "user", "content": 5}]}"#,
+            Category::WrongType,
+            Some("messages[0].content"),
+        ),
+        (
+            r#"{"messages": "hello"}"#,
+            Category::WrongType,
+            Some("messages"),
+        ),
+        (
+            r#"{"messages": [{"role": "user", "content": "  "}, {"role": "assistant", "content": "a"}]}"#,
+            Category::EmptyContent,
+            Some("messages[0]"),
+        ),
+        (r#"{"messages": []}"#, Category::EmptyConversation, None),
+        (
+            r#"{"messages": [{"role": "user", "content": "q"}]}"#,
+            Category::NoTrainableAssistant,
+            None,
+        ),
+        (
+            r#"{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "weight": 0}]}"#,
+            Category::NoTrainableAssistant,
+            None,
+        ),
+        (
+            r#"{"messages": [{"role": "user", "content": "q"}, {"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}]}"#,
+            Category::SystemNotFirst,
+            Some("messages[1]"),
+        ),
+        (
+            r#"{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "weight": 2}]}"#,
+            Category::InvalidWeight,
+            Some("messages[1].weight"),
+        ),
+        (
+            r#"{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]}"#,
+            Category::WrongType,
+            Some("messages[0].content[0].type"),
+        ),
+    ];
+    for (line, cat, field) in cases {
+        let (c, f, msg) = one_issue(line, &[OPENAI]);
+        assert_eq!(c, *cat, "{line}: {msg}");
+        assert_eq!(f.as_deref(), *field, "{line}: {msg}");
+    }
+    let (_, _, msg) = one_issue(
+        r#"{"messages": [{"role": "bot", "content": "x"}]}"#,
+        &[OPENAI],
+    );
+    assert_eq!(
+        msg,
+        r#"unknown role "bot" (expected system, developer, user, assistant, tool)"#
+    );
+    let (_, _, msg) = one_issue(
+        r#"{"messages": [{"role": "user", "content": "q"}]}"#,
+        &[BRIGHTRUN],
+    );
+    assert!(
+        msg.starts_with(
+            "row is not brightrun-v4 (it lacks \"current_user_input\", \"target_response\""
+        ),
+        "{msg}"
+    );
+}
+
+#[test]
+fn mixed_formats_are_mapped_per_row_and_counted() {
+    let data = concat!(
+        r#"{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}"#,
+        "\n",
+        r#"{"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}], "system": "s"}"#,
+        "\n",
+        r#"{"current_user_input": "q", "target_response": "a"}"#,
+        "\n",
+        r#"{"prompt": "q", "completion": "a"}"#,
+        "\n",
+    );
+    let (b, r) = read(
+        data.as_bytes(),
+        Some(&[OPENAI, SHAREGPT, BRIGHTRUN]),
+        opts(2, 1 << 20),
+    );
+    assert_eq!(r.rows_kept, 3);
+    assert_eq!(r.count(Category::UnsupportedFormat), 1);
+    assert_eq!(
+        r.formats,
+        vec![
+            ("openai".into(), 1),
+            ("sharegpt".into(), 1),
+            ("brightrun-v4".into(), 1)
+        ]
+    );
+    let m = messages(&b);
+    assert_eq!(m[1][0], ("system".into(), "s".into(), None));
+    assert_eq!(m[1][2], ("assistant".into(), "a".into(), None));
+}
