@@ -82,6 +82,7 @@ class Measurement:
         baseline_rss_mb: RSS of the child after its imports, before the operation.
         times: Every repetition's time.
         error: Why it failed, if it did (then the numbers are 0).
+        file_mb: Size on disk in MB (the compressed size for gzip/zstd; 0 if unknown).
     """
 
     run: Run
@@ -92,6 +93,7 @@ class Measurement:
     baseline_rss_mb: float
     times: tuple[float, ...]
     error: str | None = None
+    file_mb: float = 0.0
 
     @property
     def mb_s(self) -> float:
@@ -209,7 +211,8 @@ def measure(run: Run, reps: int) -> Measurement:
     for _ in range(reps):
         sample = _measure_once(run, path)
         if "error" in sample:
-            return Measurement(run, data.mb, 0, 0.0, 0.0, 0.0, (), error=sample["error"])
+            error = sample["error"]
+            return Measurement(run, data.mb, 0, 0.0, 0.0, 0.0, (), error, data.file_bytes / 1e6)
         samples.append(sample)
     rows = samples[0]["rows"] if run.contender != CEILING else data.rows
     return Measurement(
@@ -220,6 +223,7 @@ def measure(run: Run, reps: int) -> Measurement:
         peak_rss_mb=statistics.median(s["peak_rss_mb"] for s in samples),
         baseline_rss_mb=statistics.median(s["baseline"] for s in samples),
         times=tuple(s["seconds"] for s in samples),
+        file_mb=data.file_bytes / 1e6,
     )
 
 
@@ -398,8 +402,10 @@ def render_markdown(results: list[Measurement], mach: dict[str, Any], command: s
     from benches.peers import ALL
 
     v = mach["versions"]
-    load = mach.get("load_avg")
-    load_text = f"; load average at start {load[0]:.2f}" if load else ""
+    load, load_end = mach.get("load_avg"), mach.get("load_avg_end")
+    load_text = f"; 1-minute load average {load[0]:.1f} at start" if load else ""
+    if load and load_end:
+        load_text += f", {load_end[0]:.1f} at end (other work on the machine adds noise)"
     out = [
         "# brightingest benchmark results",
         "",
@@ -429,7 +435,7 @@ def render_markdown(results: list[Measurement], mach: dict[str, Any], command: s
     ):
         mb = group[0].mb
         rows = next((m.rows for m in group if m.rows and not m.error), 0)
-        kind = {None: "plain", "gzip": "gzip", "zstd": "zstd"}[comp]
+        kind = "plain" if comp is None else f"{comp} ({group[0].file_mb:,.1f} MB on disk)"
         out.append(f"## {fmt}, {format_size(size)} ({mb:,.0f} MB, {rows:,} rows), {kind}")
         out.append("")
         out.extend(_table(group))
@@ -439,16 +445,22 @@ def render_markdown(results: list[Measurement], mach: dict[str, Any], command: s
         out += [
             "## Scaling: brightingest streamed ingest (brightrun-v4, plain)",
             "",
-            "| input | time (s) | MB/s | peak RSS | peak RSS / input |",
-            "|---|---:|---:|---:|---:|",
+            f"Threads: {max(m.run.threads for m in scaling)}. Growth is against the smallest "
+            "input: time should grow with the input, peak RSS should not.",
+            "",
+            "| input | time (s) | MB/s | peak RSS | peak RSS / input | time growth | RSS growth |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
+        ok = sorted((m for m in scaling if not m.error), key=lambda m: m.run.size)
+        first = ok[0] if ok else None
         for m in sorted(scaling, key=lambda m: m.run.size):
-            if m.error:
-                out.append(f"| {format_size(m.run.size)} | failed: {m.error} | | | |")
+            if m.error or first is None:
+                out.append(f"| {format_size(m.run.size)} | failed: {m.error} | | | | | |")
                 continue
             out.append(
                 f"| {format_size(m.run.size)} ({m.mb:,.0f} MB) | {m.seconds:.2f} | "
-                f"{_fmt_num(m.mb_s)} | {m.peak_rss_mb:,.0f} MB | {m.rss_ratio:.3f}× |"
+                f"{_fmt_num(m.mb_s)} | {m.peak_rss_mb:,.0f} MB | {m.rss_ratio:.3f}× | "
+                f"{m.seconds / first.seconds:.1f}× | {m.peak_rss_mb / first.peak_rss_mb:.2f}× |"
             )
         out.append("")
     out += ["## Contenders", ""]
@@ -496,6 +508,14 @@ def render_chart(results: list[Measurement], path: Path) -> None:
         ax.set_xlabel("MB/s (uncompressed input, log scale)")
         ax.set_title(f"{fmt}, {format_size(size)}, plain JSONL — to normalized messages")
         ax.tick_params(axis="y", labelsize=8)
+    from matplotlib.patches import Patch
+
+    legend = [
+        Patch(color="#d1495b", label="brightingest"),
+        Patch(color="#30638e", label="peers"),
+        Patch(color="#8d99ae", label="page-cache read (ceiling)"),
+    ]
+    axes[0, 0].legend(handles=legend, loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -570,6 +590,8 @@ def main(argv: list[str] | None = None) -> int:
         outcome = m.error or f"{m.seconds:.2f}s {m.mb_s:,.1f} MB/s {m.peak_rss_mb:,.0f} MB RSS"
         print(outcome, file=sys.stderr, flush=True)
 
+    if hasattr(os, "getloadavg"):
+        mach["load_avg_end"] = os.getloadavg()
     command = "python -m benches.compare " + " ".join(argv)
     args.out.write_text(render_markdown(results, mach, command.strip()), encoding="utf-8")
     render_chart(results, args.chart)

@@ -67,7 +67,7 @@ def test_report_ratios_are_against_the_fastest_peer() -> None:
     )
     assert "| json-loop | 25.0 | 12,500 | 4.00× (400 MB) | 4.00 | 0.25× |" in text
     assert "| duckdb (2T) | failed: exit 1: boom | | | | |" in text
-    assert "| 4GB (4,000 MB) | 10.00 | 400 | 300 MB | 0.075× |" in text
+    assert "| 4GB (4,000 MB) | 10.00 | 400 | 300 MB | 0.075× | 1.0× | 1.00× |" in text
     # Sorted fastest first; the ceiling row has no rows/s or RSS.
     table = text.split("| contender |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
     assert [ln.split(" | ")[0] for ln in table] == [
