@@ -27,6 +27,7 @@ URLs carry their credential in the query string).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib.util
 import json
@@ -118,7 +119,10 @@ def _scrub(text: str) -> str:
     """Remove every URL query string and credential from text that is about to be shown."""
     from brightingest._signed import redact_text
 
-    return redact_text(text)
+    # Text redacted once already keeps its "?<redacted>" (redact_text alone would read
+    # "...jsonl?" as a URL with an empty query and drop the "?").
+    marker = "\x00REDACTED\x00"
+    return redact_text(text.replace("?<redacted>", marker)).replace(marker, "?<redacted>")
 
 
 def _json_default(obj: Any) -> Any:
@@ -244,7 +248,9 @@ class Output:
             from rich.console import Console
             from rich.table import Table
 
-            table = Table(title=title, title_justify="left", title_style="bold")
+            table = Table(
+                title=title, title_justify="left", title_style="bold", show_header=any(headers)
+            )
             for i, h in enumerate(headers):
                 table.add_column(h, justify="right" if align[i] == "r" else "left", overflow="fold")
             for row in cells:
@@ -266,7 +272,7 @@ class Output:
                     out.append(c if last else c.ljust(widths[i]))
             return "  " + "  ".join(out).rstrip()
 
-        lines = [title, render(list(headers))]
+        lines = [title] + ([render(list(headers))] if any(headers) else [])
         lines += [render(row) for row in cells]
         print(_scrub("\n".join(lines)), file=self.stdout)
         print(file=self.stdout)
@@ -782,6 +788,8 @@ def _show_report(out: Output, report: Any, examples: int = 5) -> None:
         )
         if det.runner_up:
             best += f"; runner-up {det.runner_up} ({scores.get(det.runner_up, 0):.2f})"
+        elif not det.forced:
+            best += "; no other format matched"
         rows.append(["format", best])
     if report.formats and (det is None or set(report.formats) != {det.best}):
         rows.append(["rows by format", ", ".join(f"{k}: {v:,}" for k, v in report.formats.items())])
@@ -944,7 +952,8 @@ def _field_summary(f: dict[str, Any]) -> str:
 # Commands
 
 
-def _tokens(args: argparse.Namespace, table: Any, examples: int) -> dict[str, Any] | None:
+def _load_tokenizer(args: argparse.Namespace) -> Any:
+    """The ``--tokenizer``, loaded before any data is read (so a bad path fails at once)."""
     if args.tokenizer is None:
         if args.max_length is not None:
             raise _usage_error(
@@ -952,10 +961,10 @@ def _tokens(args: argparse.Namespace, table: Any, examples: int) -> dict[str, An
                 "pass --tokenizer PATH (a local tokenizer directory).",
             )
         return None
-    from brightingest.stats import load_tokenizer, token_stats
+    from brightingest.stats import load_tokenizer
 
     try:
-        tokenizer = load_tokenizer(args.tokenizer)
+        return load_tokenizer(args.tokenizer)
     except ImportError:
         raise _usage_error(
             "--tokenizer needs the transformers package, which is not installed.",
@@ -969,34 +978,31 @@ def _tokens(args: argparse.Namespace, table: Any, examples: int) -> dict[str, An
             "nothing is downloaded.",
             code="bad_tokenizer",
         ) from None
-    result = token_stats(table, tokenizer, max_length=args.max_length, examples=examples)
-    result["tokenizer"] = args.tokenizer
-    return result
 
 
-def _statistics(table: Any, args: argparse.Namespace) -> dict[str, Any]:
+def _statistics(table: Any, args: argparse.Namespace, tokenizer: Any) -> dict[str, Any]:
     from brightingest import stats
 
     n = args.examples
+    tokens = None
+    if tokenizer is not None:
+        tokens = stats.token_stats(table, tokenizer, max_length=args.max_length, examples=n)
+        tokens["tokenizer"] = args.tokenizer
     return {
         "conversations": stats.conversation_stats(table, longest=n),
         "metadata": stats.metadata_summary(table, top=n),
         "duplicates": stats.duplicate_groups(table, examples=n),
-        "tokens": _tokens(args, table, n),
+        "tokens": tokens,
     }
 
 
 def cmd_inspect(args: argparse.Namespace, out: Output) -> int:
     """``inspect``: the report plus statistics."""
-    if args.tokenizer is None and args.max_length is not None:
-        raise _usage_error(
-            "--max-length needs --tokenizer.",
-            "pass --tokenizer PATH (a local tokenizer directory).",
-        )
     _parse_where(args)
+    tokenizer = _load_tokenizer(args)
     ds = _ingest(args, out)
     table, selection = _filter(ds, args, out)
-    statistics = _statistics(table, args)
+    statistics = _statistics(table, args, tokenizer)
     doc = {"ok": True, "command": "inspect", **ds.report.to_dict()}
     doc["format"] = ds.format
     doc["summary"] = ds.report.summary_line()
@@ -1021,11 +1027,7 @@ def _check(name: str, passed: bool, value: Any, threshold: Any, message: str) ->
 
 def cmd_validate(args: argparse.Namespace, out: Output) -> int:
     """``validate``: checks with thresholds; exit 0 (pass) or 1 (fail)."""
-    if args.tokenizer is None and args.max_length is not None:
-        raise _usage_error(
-            "--max-length needs --tokenizer.",
-            "pass --tokenizer PATH (a local tokenizer directory).",
-        )
+    tokenizer = _load_tokenizer(args)
     statistics: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     try:
@@ -1058,7 +1060,7 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
         )
     )
     if ds is not None:
-        statistics = _statistics(ds.table, args)
+        statistics = _statistics(ds.table, args, tokenizer)
         dup = statistics["duplicates"]
         if args.max_duplicate_ratio is not None:
             ratio = dup["duplicate_rows"] / max(report.rows_kept, 1)
@@ -1404,6 +1406,11 @@ def _run(args: argparse.Namespace, out: Output) -> int:
     except KeyboardInterrupt:
         out.error("interrupted.")
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as a process killed by SIGPIPE would.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (ImportError, OSError, ValueError) as exc:
         code = exit_code_for(exc)
         if isinstance(exc, ImportError):
