@@ -41,7 +41,16 @@ from typing import Any
 
 from benches.generate import format_size, generate, info, parse_size
 
-__all__ = ["Measurement", "Run", "machine", "main", "plan", "render_markdown"]
+__all__ = [
+    "Measurement",
+    "Run",
+    "load_results",
+    "machine",
+    "main",
+    "plan",
+    "render_chart",
+    "render_markdown",
+]
 
 BENCH_DIR = Path(__file__).resolve().parent
 CEILING = "ceiling"
@@ -397,7 +406,9 @@ def _groups(results: list[Measurement]) -> dict[tuple[int, str, str | None], lis
     return groups
 
 
-def render_markdown(results: list[Measurement], mach: dict[str, Any], command: str) -> str:
+def render_markdown(
+    results: list[Measurement], mach: dict[str, Any], commands: Sequence[str]
+) -> str:
     """RESULTS.md: the machine, the method, one table per file, and the scaling table."""
     from benches.peers import ALL
 
@@ -415,7 +426,9 @@ def render_markdown(results: list[Measurement], mach: dict[str, Any], command: s
         f"polars {v['polars']}, duckdb {v['duckdb']}, orjson {v['orjson']}, "
         f"datasets {v['datasets']}, numpy {v['numpy']}.",
         "",
-        f"Reproduce: `{command}` (writes this file and `benches/results.png`).",
+        "Reproduce: "
+        + ", then ".join(f"`{c}`" for c in commands)
+        + " (writes this file and `benches/results.png`).",
         "",
         "How: every run is a fresh Python process (imports done before the clock starts); the "
         "input file is read once before each run, so every contender starts from the page cache "
@@ -526,6 +539,18 @@ def render_chart(results: list[Measurement], path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def load_results(path: Path) -> tuple[list[Measurement], list[str]]:
+    """The measurements and commands of a ``--json`` file, for ``--merge``."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    results = []
+    for item in raw["results"]:
+        fields = {k: v for k, v in item.items() if k not in ("mb_s", "rows_s")}
+        fields["run"] = Run(**fields["run"])
+        fields["times"] = tuple(fields["times"])
+        results.append(Measurement(**fields))
+    return results, list(raw.get("commands", []))
+
+
 def _compressions(text: str) -> list[str | None]:
     out: list[str | None] = []
     for item in text.split(","):
@@ -562,7 +587,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "RESULTS.md")
     parser.add_argument("--chart", type=Path, default=BENCH_DIR / "results.png")
     parser.add_argument("--json", type=Path, default=None, help="also write raw results here")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        default=None,
+        help="a --json file of an earlier run (same machine) whose results join this report",
+    )
     args = parser.parse_args(argv)
+    earlier, earlier_commands = load_results(args.merge) if args.merge else ([], [])
 
     from benches.peers import core_unavailable_reason
 
@@ -592,12 +624,14 @@ def main(argv: list[str] | None = None) -> int:
 
     if hasattr(os, "getloadavg"):
         mach["load_avg_end"] = os.getloadavg()
-    command = "python -m benches.compare " + " ".join(argv)
-    args.out.write_text(render_markdown(results, mach, command.strip()), encoding="utf-8")
+    commands = [*earlier_commands, ("python -m benches.compare " + " ".join(argv)).strip()]
+    results = earlier + results
+    args.out.write_text(render_markdown(results, mach, commands), encoding="utf-8")
     render_chart(results, args.chart)
     if args.json:
         raw = [{**asdict(m), "mb_s": m.mb_s, "rows_s": m.rows_s} for m in results]
-        args.json.write_text(json.dumps({"machine": mach, "results": raw}, indent=1))
+        dump = {"machine": mach, "commands": commands, "results": raw}
+        args.json.write_text(json.dumps(dump, indent=1))
     print(f"wrote {args.out} and {args.chart}", file=sys.stderr)
     return 0
 

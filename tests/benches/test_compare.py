@@ -58,7 +58,7 @@ def test_report_ratios_are_against_the_fastest_peer() -> None:
         ),
     ]
     mach = compare.machine()
-    text = render_markdown(results, mach, "python -m benches.compare --sizes 100MB")
+    text = render_markdown(results, mach, ["python -m benches.compare --sizes 100MB"])
     assert f"on **{mach['cpu']}**" in text
     assert "## openai, 100MB (100 MB, 50,000 rows), plain" in text
     assert "| polars (2T) | 100 | 50,000 | 4.00× (400 MB) | 1.00 | 1.00× (fastest peer) |" in text
@@ -100,3 +100,12 @@ def test_end_to_end_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert "1.00× (fastest peer)" in text
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert '"contender": "orjson-loop"' in raw.read_text()
+    # A second run merges the first one's results into its report.
+    argv2 = ["--sizes", "130KB", "--formats", "openai", "--compressions", "plain", "--reps", "1"]
+    argv2 += ["--only", "json-loop", "--out", str(out), "--chart", str(chart)]
+    assert compare.main([*argv2, "--merge", str(raw)]) == 0
+    text = out.read_text()
+    assert "## openai, 120KB" in text
+    assert "## openai, 130KB" in text
+    assert "`python -m benches.compare --sizes 120KB" in text
+    assert ", then `python -m benches.compare --sizes 130KB" in text
