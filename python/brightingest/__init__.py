@@ -11,8 +11,10 @@ Importing this package is cheap: pyarrow, the compiled core and the plugins load
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from brightingest import errors
-from brightingest.api import ChatStream, detect, formats, load, stream
+from brightingest.api import ChatStream, detect, load, stream
 from brightingest.dataset import ChatDataset
 from brightingest.detect import Detection
 from brightingest.errors import (
@@ -28,6 +30,13 @@ from brightingest.errors import (
 )
 from brightingest.plugins import FormatInfo, FormatSpec, hookimpl
 from brightingest.report import IngestReport
+
+if TYPE_CHECKING:
+    from brightingest.api import formats
+else:
+    # The built-in formats package, callable as brightingest.api.formats(): importing any
+    # brightingest.formats.* module rebinds this attribute to the package, so it is the package.
+    from brightingest import formats
 
 __version__ = "0.1.0"
 

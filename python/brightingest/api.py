@@ -658,6 +658,8 @@ def _no_rows_error(report: IngestReport, specs: dict[str, FormatSpec]) -> NoRows
                 f"installed formats: {', '.join(sorted(specs))}. Install a plugin for this "
                 "format (see brightingest.hookspecs), or pass format= to choose one."
             )
+    elif hint is None and example is not None and example.get("hint"):
+        hint = str(example["hint"])
     elif hint is None:
         fmt = detection.best if detection is not None else "the detected format"
         hint = (

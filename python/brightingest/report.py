@@ -165,11 +165,24 @@ class IngestReport:
         """
         if not self.skipped:
             return None
-        order = list(self.skipped)
+        order = self.categories_in_order()
         bad = [c for c in order if c not in BENIGN_CATEGORIES]
         pool = bad or order
         category = max(pool, key=lambda c: (self.skipped[c], -order.index(c)))
         return category, self.example(category)
+
+    def categories_in_order(self) -> list[str]:
+        """Skipped categories in the order their first example appears in the input (those
+        without an example last)."""
+        files = {name: i for i, name in enumerate(self.files)}
+        first: dict[str, tuple[int, int]] = {}
+        for example in self.examples:
+            category = str(example.get("category"))
+            where = (files.get(str(example.get("file")), len(files)), int(example.get("line", 0)))
+            if category in self.skipped:
+                first[category] = min(first.get(category, where), where)
+        last = (len(files) + 1, 0)
+        return sorted(self.skipped, key=lambda c: first.get(c, last))
 
     def add_skip(
         self,
@@ -210,7 +223,8 @@ class IngestReport:
         if not self.lines_skipped:
             return text
         parts = []
-        for category, n in self.skipped.items():
+        for category in self.categories_in_order():
+            n = self.skipped[category]
             part = f"{n} {_label(category)}"
             example = self.example(category)
             if category not in BENIGN_CATEGORIES and example is not None:

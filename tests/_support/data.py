@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
 from brightingest.plugins import BrightPluginManager
 from brightingest.testing import builtin_plugin_manager
 

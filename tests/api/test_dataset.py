@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+
 from brightingest.dataset import ChatDataset
 from brightingest.report import IngestReport
-
 from tests.api.test_writers import CALLS, ROWS, chat_table
 
 

@@ -62,8 +62,10 @@ def test_most_common_reason_prefers_bad_categories() -> None:
         examples=[{"file": "a", "line": 3, "category": "wrong_type", "message": "m"}],
     )
     category, example = report.most_common_reason()  # type: ignore[misc]
-    assert category == "missing_field"  # ties: first seen wins
-    assert example is None
+    assert category == "wrong_type"  # ties: first seen in the input wins
+    assert example == report.examples[0]
+    report.examples = []
+    assert report.most_common_reason() == ("missing_field", None)
     only_benign = _report(rows_kept=0, lines_read=1, skipped={"metadata_line": 1})
     assert only_benign.most_common_reason() == ("metadata_line", only_benign.examples[0])
     assert IngestReport().most_common_reason() is None

@@ -9,6 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from brightingest import writers
 from brightingest.schema import CHAT_SCHEMA
 from brightingest.writers import (

@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import brightingest.formats.alpaca
 import brightingest.formats.brightrun_v4
 import brightingest.formats.openai
 import brightingest.formats.prompt_completion
 import brightingest.formats.sharegpt
-import pytest
 from brightingest.errors import PluginError
 from brightingest.formats import BUILTIN_PLUGINS, builtin_modules
 from brightingest.mapping import Mapping, Message
 from brightingest.plugins import FormatSpec, fields_score
 from brightingest.testing import check_format
-
 from tests._support.data import SAMPLE_ROWS
 
 pytestmark = pytest.mark.usefixtures("core")

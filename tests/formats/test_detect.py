@@ -6,6 +6,7 @@ import gzip
 from typing import Any
 
 import pytest
+
 from brightingest.detect import (
     Detection,
     Sample,
@@ -17,7 +18,6 @@ from brightingest.detect import (
 from brightingest.errors import FormatDetectionError
 from brightingest.mapping import ListOfTurns, Mapping, Message
 from brightingest.plugins import FormatSpec, registry
-
 from tests._support.data import BRIGHTRUN_META, SAMPLE_ROWS
 
 

@@ -6,9 +6,10 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import brightingest.formats.openai
 import pytest
 import tomllib
+
+import brightingest.formats.openai
 from brightingest import plugins
 from brightingest.errors import PluginError
 from brightingest.formats import BUILTIN_PLUGINS
@@ -22,7 +23,6 @@ from brightingest.plugins import (
     hookimpl,
     registry,
 )
-
 from tests._support.data import REPO_ROOT
 
 QA = Mapping(("q", "a"), (Message("user", "q"), Message("assistant", "a")))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import brightingest_trl
 import pytest
+
 from brightingest.plugins import get_plugin_manager
 from brightingest.testing import builtin_plugin_manager, check_format, write_rows
 

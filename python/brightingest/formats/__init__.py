@@ -4,12 +4,22 @@ Each module is a plugin written exactly as a third party would write one (a
 ``brightingest_register_formats`` hook implementation), and brightingest's ``pyproject.toml``
 lists them in the ``brightingest.formats`` entry-point group. Importing this package is cheap:
 the modules are imported on demand by :func:`builtin_modules`.
+
+``brightingest.formats`` is both this package and the API function listing installed formats
+(``brightingest.formats()``): Python binds a subpackage to its parent's attribute when it is
+imported, so the package itself is made callable and delegates to
+:func:`brightingest.api.formats`.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from brightingest.plugins import FormatInfo
 
 __all__ = ["BUILTIN_PLUGINS", "builtin_modules"]
 
@@ -33,3 +43,15 @@ def builtin_modules() -> list[ModuleType]:
         ...     _ = pm.register(module, name=name)
     """
     return [importlib.import_module(module) for module in BUILTIN_PLUGINS.values()]
+
+
+class _CallableFormatsPackage(ModuleType):
+    """This package, callable as :func:`brightingest.api.formats`."""
+
+    def __call__(self, pm: Any = None) -> list[FormatInfo]:
+        from brightingest.api import formats
+
+        return formats(pm)
+
+
+sys.modules[__name__].__class__ = _CallableFormatsPackage

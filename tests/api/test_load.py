@@ -1,0 +1,593 @@
+"""load() and stream() through the real core: detection, mixed formats, policies, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+import brightingest as bi
+from brightingest.errors import (
+    FormatDetectionError,
+    JsonlDecodeError,
+    MappingError,
+    NoRowsError,
+    PluginError,
+)
+from brightingest.mapping import Mapping, Message
+from brightingest.plugins import FormatSpec, as_plugin
+from brightingest.report import IngestReport
+from brightingest.writers import openai_problems
+from tests._support.data import BRIGHTRUN_META, SAMPLE_ROWS
+
+pytestmark = pytest.mark.usefixtures("core")
+
+USER_BOT = {"messages": [{"role": "user", "content": "q"}, {"role": "bot", "content": "a"}]}
+
+
+def accounted(report: IngestReport) -> None:
+    assert report.rows_kept + report.lines_skipped == report.lines_read
+
+
+def records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+# -- the incident: BrightRun v4 in, OpenAI out ------------------------------------------------
+
+
+def test_brightrun_sample_loads_with_every_line_accounted_for(brightrun_sample, pm) -> None:
+    ds = bi.load(brightrun_sample, pm=pm)
+    assert ds.format == "brightrun-v4"
+    assert len(ds) == 17
+    report = ds.report
+    accounted(report)
+    assert report.lines_read == 19
+    assert report.skipped == {"metadata_line": 1, "invalid_json": 1}
+    assert report.formats == {"brightrun-v4": 17}
+    assert report.summary_line() == (
+        "Loaded 17 conversations (2 lines skipped: 1 metadata, 1 invalid JSON at line 7)"
+    )
+    meta = report.file_metadata
+    assert [(m["line"], json.loads(m["value"])["app_version"]) for m in meta] == [(1, "4.2.1")]
+    assert report.detection is not None
+    assert report.detection.best == "brightrun-v4"
+
+
+def test_brightrun_rows_map_to_system_history_user_assistant(brightrun_sample, pm) -> None:
+    ds = bi.load(brightrun_sample, pm=pm)
+    second = ds.messages_as_python(1)
+    source = json.loads(brightrun_sample.read_text(encoding="utf-8").splitlines()[2])
+    history = source["conversation_history"]
+    assert second == [
+        {"role": "system", "content": source["system_prompt"]},
+        {"role": "user", "content": history[0]["content"]},
+        {"role": "assistant", "content": history[1]["content"], "weight": 0},
+        {"role": "user", "content": source["current_user_input"]},
+        {"role": "assistant", "content": source["target_response"]},
+    ]
+    assert ds.table.column("id")[1].as_py() == source["id"]
+    assert ds.table.column("source_line")[1].as_py() == 3
+    metadata = json.loads(ds.table.column("metadata")[1].as_py())
+    assert metadata == {
+        k: source[k]
+        for k in ("conversation_id", "turn_number", "emotional_context", "training_metadata")
+    }
+
+
+def test_brightrun_to_openai_is_valid_and_reads_back_the_same(
+    brightrun_sample, pm, tmp_path
+) -> None:
+    ds = bi.load(brightrun_sample, pm=pm)
+    out = tmp_path / "train.openai.jsonl"
+    assert ds.write_openai(out) == 17
+    written = records(out)
+    assert [openai_problems(r) for r in written] == [[]] * 17
+    # only the target response is trained: history replies carry weight 0
+    trained = [
+        [m["content"] for m in r["messages"] if m["role"] == "assistant" and m.get("weight") != 0]
+        for r in written
+    ]
+    assert all(len(t) == 1 for t in trained)
+    back = bi.load(out, pm=pm)
+    assert back.format == "openai"
+    assert [back.messages_as_python(i) for i in range(len(back))] == [
+        ds.messages_as_python(i) for i in range(len(ds))
+    ]
+
+
+def test_openai_in_openai_out_gives_the_same_conversations(write_jsonl, pm, tmp_path) -> None:
+    rows = [r for r in SAMPLE_ROWS["openai"] if r is not SAMPLE_ROWS["openai"][1]]
+    tool_row = {
+        "messages": [
+            {"role": "user", "content": "Weather?"},
+            {
+                "role": "assistant",
+                "tool_calls": SAMPLE_ROWS["openai"][1]["messages"][2]["tool_calls"],
+            },
+            {"role": "tool", "tool_call_id": "call_1", "content": "-3 C"},
+            {"role": "assistant", "content": "Cold.", "weight": 1},
+        ],
+        "tools": SAMPLE_ROWS["openai"][1]["tools"],
+    }
+    path = write_jsonl([*rows, tool_row])
+    out = tmp_path / "out.jsonl"
+    bi.load(path, pm=pm).write_openai(out)
+    assert records(out) == [*rows, tool_row]
+
+
+def test_content_parts_become_text(write_jsonl, pm) -> None:
+    ds = bi.load(write_jsonl(SAMPLE_ROWS["openai"]), pm=pm)
+    assert ds.messages_as_python(1)[1] == {"role": "user", "content": "Weather in Oslo?"}
+    assert json.loads(ds.table.column("tools")[1].as_py()) == SAMPLE_ROWS["openai"][1]["tools"]
+
+
+# -- detection through load -------------------------------------------------------------------
+
+
+def test_forced_format_that_matches_no_row_fails_at_once(brightrun_sample, pm, tmp_path) -> None:
+    path = tmp_path / "export.jsonl"
+    shutil.copy(brightrun_sample, path)
+    with pytest.raises(FormatDetectionError) as info:
+        bi.stream(path, format="openai", pm=pm)
+    assert str(info.value) == (
+        f'{path}:1: looks like brightrun-v4 (a _meta first line), but format="openai" was '
+        "forced.\n"
+        'Hint: drop format= to auto-detect, or pass format="brightrun-v4".'
+    )
+
+
+def test_format_names_accept_underscores_and_unknown_names_list_the_installed(
+    brightrun_sample, pm
+) -> None:
+    assert bi.load(brightrun_sample, format="brightrun_v4", pm=pm).format == "brightrun-v4"
+    with pytest.raises(FormatDetectionError) as info:
+        bi.load(brightrun_sample, format="nope", pm=pm)
+    assert str(info.value) == (
+        'unknown format "nope"; installed formats: alpaca, brightrun-v4, openai, '
+        "prompt-completion, sharegpt.\n"
+        'Hint: use one of those, format="auto" to detect it, or install the plugin that '
+        "provides it."
+    )
+    assert info.value.code == "unknown_format"
+
+
+def test_tie_stops_and_lists_candidates(write_jsonl, pm) -> None:
+    row = {
+        "messages": [{"role": "user", "content": "a"}],
+        "conversations": [{"from": "human", "value": "a"}],
+    }
+    path = write_jsonl([row, row])
+    with pytest.raises(FormatDetectionError) as info:
+        bi.load(path, pm=pm)
+    assert info.value.candidates == ["openai", "sharegpt"]
+    assert str(info.value).endswith('Hint: choose one with format="openai" or format="sharegpt".')
+
+
+def test_choosing_a_tied_format_reads_the_file(write_jsonl, pm) -> None:
+    row = {
+        "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}],
+        "conversations": [{"from": "human", "value": "c"}, {"from": "gpt", "value": "d"}],
+    }
+    ds = bi.load(write_jsonl([row]), format="sharegpt", pm=pm)
+    assert ds.messages_as_python(0) == [
+        {"role": "user", "content": "c"},
+        {"role": "assistant", "content": "d"},
+    ]
+    assert json.loads(ds.table.column("metadata")[0].as_py()) == {"messages": row["messages"]}
+
+
+def test_detect_api(brightrun_sample, pm) -> None:
+    detection = bi.detect(brightrun_sample, pm=pm)
+    assert detection.best == "brightrun-v4"
+    assert detection.sample_size == 17  # the _meta line and the broken line are not rows
+    assert detection.scores[0] == ("brightrun-v4", 1.0)
+
+
+# -- mixed formats ----------------------------------------------------------------------------
+
+
+def test_mixed_formats_are_mapped_per_row_and_counted(write_jsonl, pm) -> None:
+    lines: list[Any] = [
+        SAMPLE_ROWS["openai"][0],
+        SAMPLE_ROWS["sharegpt"][0],
+        SAMPLE_ROWS["alpaca"][0],
+        {"text": "not chat"},
+        SAMPLE_ROWS["openai"][2],
+    ]
+    path = write_jsonl(lines)
+    ds = bi.load(path, pm=pm)
+    accounted(ds.report)
+    assert ds.format == "openai"
+    assert ds.report.formats == {"openai": 2, "sharegpt": 1, "alpaca": 1}
+    assert ds.table.column("format").to_pylist() == ["openai", "sharegpt", "alpaca", "openai"]
+    assert ds.report.skipped == {"unsupported_format": 1}
+    example = ds.report.example("unsupported_format")
+    assert example is not None
+    assert (example["file"], example["line"]) == (str(path), 4)
+
+
+def test_forced_format_skips_rows_of_other_formats_per_row(write_jsonl, pm) -> None:
+    path = write_jsonl([SAMPLE_ROWS["openai"][0], SAMPLE_ROWS["alpaca"][0]])
+    ds = bi.load(path, format="openai", pm=pm)
+    assert len(ds) == 1
+    assert ds.report.skipped == {"unsupported_format": 1}
+    assert ds.report.examples[0]["line"] == 2
+
+
+# -- policies ---------------------------------------------------------------------------------
+
+
+BAD_FILE: list[Any] = [
+    SAMPLE_ROWS["openai"][0],
+    '{"messages": [',
+    USER_BOT,
+    "",
+    "[1, 2]",
+    SAMPLE_ROWS["openai"][2],
+]
+
+
+def test_skip_reports_each_bad_line_with_category_and_line(write_jsonl, pm) -> None:
+    ds = bi.load(write_jsonl(BAD_FILE), pm=pm)
+    accounted(ds.report)
+    assert len(ds) == 2
+    assert ds.report.skipped == {
+        "invalid_json": 1,
+        "unknown_role": 1,
+        "blank_line": 1,
+        "not_an_object": 1,
+    }
+    assert [
+        (e["category"], e["line"]) for e in ds.report.examples if e["category"] != "blank_line"
+    ] == [
+        ("invalid_json", 2),
+        ("unknown_role", 3),
+        ("not_an_object", 5),
+    ]
+    assert ds.report.policy == "skip"
+
+
+def test_strict_fails_on_the_first_bad_line(write_jsonl, pm) -> None:
+    path = write_jsonl(BAD_FILE)
+    with pytest.raises(JsonlDecodeError) as info:
+        bi.load(path, policy="strict", pm=pm)
+    assert (info.value.path, info.value.line, info.value.code) == (str(path), 2, "invalid_json")
+    assert str(info.value).startswith(f"{path}:2: invalid JSON")
+
+
+def test_strict_mapping_error_names_the_field(write_jsonl, pm) -> None:
+    path = write_jsonl([SAMPLE_ROWS["openai"][0], USER_BOT])
+    with pytest.raises(MappingError) as info:
+        bi.load(path, policy="strict", pm=pm)
+    assert (info.value.line, info.value.code, info.value.field) == (
+        2,
+        "unknown_role",
+        "messages[1].role",
+    )
+    assert str(info.value).startswith(
+        f'{path}:2: messages[1].role: unknown role "bot" (expected system, developer, user, '
+        "assistant, tool)"
+    )
+
+
+def test_quarantine_keeps_bad_lines_verbatim_with_line_numbers(write_jsonl, pm, tmp_path) -> None:
+    path = write_jsonl(BAD_FILE)
+    side = tmp_path / "bad.jsonl"
+    ds = bi.load(path, policy="quarantine", quarantine=side, pm=pm)
+    assert len(ds) == 2
+    assert ds.report.quarantine == str(side)
+    kept = records(side)
+    assert [(r["line"], r["category"], r["text"]) for r in kept] == [
+        (2, "invalid_json", '{"messages": ['),
+        (3, "unknown_role", json.dumps(USER_BOT)),
+        (5, "not_an_object", "[1, 2]"),
+    ]
+    assert {r["file"] for r in kept} == {str(path)}
+
+
+def test_quarantine_defaults_next_to_the_source(write_jsonl, pm) -> None:
+    path = write_jsonl(BAD_FILE, "in.jsonl")
+    ds = bi.load(path, policy="quarantine", pm=pm)
+    assert ds.report.quarantine == f"{path}.quarantine.jsonl"
+    assert len(records(Path(f"{path}.quarantine.jsonl"))) == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"policy": "lenient"}, ValueError, "policy must be one of skip, strict, quarantine"),
+        (
+            {"quarantine": "q.jsonl"},
+            ValueError,
+            'quarantine= is the side file of policy="quarantine"',
+        ),
+        ({"sample_rows": 0}, ValueError, "sample_rows must be at least 1, got 0"),
+        ({"threads": "4"}, TypeError, "threads must be an int, not str"),
+        ({"format": None}, TypeError, "format must be a str, not NoneType"),
+    ],
+)
+def test_argument_errors(
+    write_jsonl, pm, kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        bi.load(write_jsonl(BAD_FILE), pm=pm, **kwargs)
+
+
+# -- 0 rows kept ------------------------------------------------------------------------------
+
+
+def test_no_rows_names_the_most_common_reason(write_jsonl, pm) -> None:
+    path = write_jsonl([USER_BOT, USER_BOT, USER_BOT, {"x": 1}])
+    with pytest.raises(NoRowsError) as info:
+        bi.load(path, pm=pm)
+    assert str(info.value) == (
+        f"{path}: 0 rows kept of 4 lines read (3 unknown_role, 1 unsupported_format). "
+        f'Most common reason: unknown_role, e.g. {path}:1: messages[1].role: unknown role "bot" '
+        "(expected system, developer, user, assistant, tool)\n"
+        'Hint: map it in the format\'s roles, e.g. roles={"bot": "assistant"}, or use '
+        'policy="quarantine" to set such rows aside'
+    )
+    report = info.value.report
+    assert isinstance(report, IngestReport)
+    assert report.rows_kept == 0
+    assert report.skipped == {"unknown_role": 3, "unsupported_format": 1}
+
+
+def test_no_rows_when_rows_look_like_another_format_than_forced(write_jsonl, pm) -> None:
+    bad_openai = {"messages": [{"role": "user", "content": "q"}]}  # no assistant
+    path = write_jsonl([bad_openai, *SAMPLE_ROWS["sharegpt"] * 2])
+    with pytest.raises(NoRowsError) as info:
+        bi.load(path, format="openai", pm=pm)
+    message = str(info.value)
+    assert message.startswith(
+        f"{path}: 0 rows kept of 5 lines read (4 unsupported_format, 1 no_trainable_assistant). "
+        f"Most common reason: unsupported_format, e.g. {path}:2: row is not openai"
+    )
+    assert message.endswith(
+        'Hint: the rows look like "sharegpt", not "openai": pass format="sharegpt", '
+        "or drop format= to auto-detect."
+    )
+
+
+def test_empty_input_is_no_rows(write_jsonl, pm) -> None:
+    path = write_jsonl([])
+    with pytest.raises(NoRowsError) as info:
+        bi.load(path, pm=pm)
+    assert str(info.value) == (
+        f"{path}: 0 rows kept: the input is empty.\n"
+        "Hint: check that the source is the file you meant."
+    )
+
+
+def test_only_metadata_is_no_rows(write_jsonl, pm) -> None:
+    path = write_jsonl([BRIGHTRUN_META, ""])
+    with pytest.raises(NoRowsError) as info:
+        bi.load(path, pm=pm)
+    assert "Most common reason: metadata_line" in str(info.value)
+    assert str(info.value).endswith("Hint: the input has metadata lines but no data rows.")
+
+
+def test_not_jsonl_at_all_is_no_rows_about_json(write_jsonl, pm) -> None:
+    path = write_jsonl(["a,b,c", "1,2,3"])
+    with pytest.raises(NoRowsError) as info:
+        bi.load(path, pm=pm)
+    assert str(info.value).endswith(
+        "Hint: check that the input is JSON Lines (one JSON object per line), not a JSON "
+        "array, CSV or an HTML error page."
+    )
+
+
+# -- stream -----------------------------------------------------------------------------------
+
+
+def test_stream_yields_batches_and_completes_the_report(write_jsonl, pm) -> None:
+    path = write_jsonl(SAMPLE_ROWS["alpaca"] * 50)
+    stream = bi.stream(path, pm=pm)
+    assert stream.format == "alpaca"
+    batches = list(stream)
+    assert all(isinstance(b, pa.RecordBatch) for b in batches)
+    assert sum(b.num_rows for b in batches) == 150
+    assert stream.report.rows_kept == 150
+    assert stream.schema.names == bi.load(path, pm=pm).table.schema.names
+
+
+def test_stream_is_an_arrow_stream(write_jsonl, pm) -> None:
+    path = write_jsonl(SAMPLE_ROWS["prompt-completion"])
+    table = pa.table(bi.stream(path, pm=pm))
+    assert table.num_rows == 2
+    polars = pytest.importorskip("polars")
+    frame = polars.DataFrame(bi.stream(path, pm=pm))
+    assert frame.height == 2
+
+
+def test_stream_raises_no_rows_at_the_end(write_jsonl, pm) -> None:
+    stream = bi.stream(write_jsonl([USER_BOT]), pm=pm)
+    with pytest.raises(NoRowsError):
+        list(stream)
+
+
+# -- sources and output identity --------------------------------------------------------------
+
+
+def test_compressed_files_and_directories(write_jsonl, pm, tmp_path) -> None:
+    write_jsonl(SAMPLE_ROWS["sharegpt"], "dir/a.jsonl.gz", compress="gzip")
+    write_jsonl(SAMPLE_ROWS["sharegpt"], "dir/b.jsonl.zst", compress="zstd")
+    ds = bi.load(tmp_path / "dir", pm=pm)
+    assert len(ds) == 4
+    assert ds.format == "sharegpt"
+    assert [Path(f).name for f in ds.report.files] == ["a.jsonl.gz", "b.jsonl.zst"]
+
+
+def test_threads_do_not_change_the_result(write_jsonl, pm) -> None:
+    path = write_jsonl([*SAMPLE_ROWS["openai"], *BAD_FILE] * 30)
+    one = bi.load(path, threads=1, pm=pm)
+    two = bi.load(path, threads=2, pm=pm)
+    assert one.table.equals(two.table)
+    assert one.report.to_dict() == two.report.to_dict()
+
+
+def test_default_plugin_manager_finds_the_builtins(brightrun_sample) -> None:
+    assert {"openai", "brightrun-v4"} <= {i.name for i in bi.formats()}
+    assert bi.load(brightrun_sample).format == "brightrun-v4"
+
+
+# -- plugin hooks: transform and the slow path ------------------------------------------------
+
+
+def _shout(batch: pa.RecordBatch) -> pa.RecordBatch:
+    column = batch.column("messages")
+    flat = pc.list_flatten(column)
+    upper = pc.utf8_upper(flat.field("content"))
+    fields = [flat.field(i) if i != 1 else upper for i in range(flat.type.num_fields)]
+    struct = pa.StructArray.from_arrays(fields, fields=list(flat.type))
+    offsets = pc.subtract(column.offsets, column.offsets[0])  # the batch may be a slice
+    messages = pa.ListArray.from_arrays(offsets, struct, type=column.type)
+    arrays = list(batch.columns)
+    arrays[0] = messages
+    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
+
+
+def _qa(transform: Callable[[pa.RecordBatch], Any] | None = None) -> FormatSpec:
+    return FormatSpec(
+        "qa",
+        "1",
+        mapping=Mapping(
+            ("question", "answer"),
+            (Message("user", "question"), Message("assistant", "answer")),
+        ),
+        transform=transform,
+    )
+
+
+def test_transform_runs_on_the_rows_its_format_mapped(write_jsonl, pm) -> None:
+    pm.register(as_plugin(_qa(_shout)), name="qa")
+    qa = {"question": "why?", "answer": "because"}
+    path = write_jsonl([qa, SAMPLE_ROWS["prompt-completion"][0], qa, qa])
+    ds = bi.load(path, pm=pm)
+    assert ds.report.formats == {"qa": 3, "prompt-completion": 1}
+    contents = [[m["content"] for m in ds.messages_as_python(i)] for i in range(len(ds))]
+    assert contents == [["WHY?", "BECAUSE"], ["The sky is", " blue."], ["WHY?", "BECAUSE"]] + [
+        ["WHY?", "BECAUSE"]
+    ]
+
+
+def test_transform_breaking_the_contract_is_a_plugin_error(write_jsonl, pm) -> None:
+    pm.register(as_plugin(_qa(lambda batch: batch.slice(1))), name="qa-plugin")
+    path = write_jsonl([{"question": "a", "answer": "b"}] * 2)
+    with pytest.raises(PluginError) as info:
+        bi.load(path, pm=pm)
+    assert str(info.value) == (
+        'format "qa" (plugin "qa-plugin"): transform returned 1 rows for 2.\n'
+        "Hint: a transform returns the same rows in the normalized chat schema "
+        "(brightingest.schema.CHAT_SCHEMA)."
+    )
+    assert info.value.plugin == "qa-plugin"
+
+
+def _map_lines(row: dict[str, Any]) -> list[dict[str, Any]] | None:
+    if "dialog" not in row:
+        return None
+    if not isinstance(row["dialog"], str):
+        raise MappingError("dialog must be text", code="wrong_type", field="dialog")
+    roles = {"Q": "user", "A": "assistant", "S": "system", "X": "narrator"}
+    out = []
+    for line in row["dialog"].split("\n"):
+        tag, _, text = line.partition(": ")
+        out.append({"role": roles.get(tag, tag), "content": text})
+    return out
+
+
+SLOW = FormatSpec(
+    "dialog-lines",
+    "1",
+    description="Q:/A: lines in one text field (slow path)",
+    detect=lambda row: 1.0 if isinstance(row, dict) and "dialog" in row else 0.0,
+    map_record=_map_lines,
+)
+
+
+def test_slow_path_maps_rows_in_python_and_accounts_for_them(write_jsonl, pm, tmp_path) -> None:
+    pm.register(as_plugin(SLOW), name="dialog")
+    lines: list[Any] = [
+        {"dialog": "Q: hi\nA: hello"},
+        {"dialog": 3},
+        {"dialog": "X: once upon\nA: a time"},
+        {"dialog": "Q: only a question"},
+        {"dialog": "Q: hi\nS: late system\nA: ok"},
+        {"text": "other"},
+        "[1]",
+        "{bad",
+        {"dialog": "S: sys\nQ: q\nA: a"},
+    ]
+    side = tmp_path / "q.jsonl"
+    ds = bi.load(write_jsonl(lines), pm=pm, policy="quarantine", quarantine=side)
+    accounted(ds.report)
+    assert ds.format == "dialog-lines"
+    assert len(ds) == 2
+    assert ds.report.formats == {"dialog-lines": 2}
+    assert ds.messages_as_python(1) == [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "a"},
+    ]
+    assert {e["category"]: e["line"] for e in ds.report.examples} == {
+        "wrong_type": 2,
+        "unknown_role": 3,
+        "no_trainable_assistant": 4,
+        "system_not_first": 5,
+        "unsupported_format": 6,
+        "not_an_object": 7,
+        "invalid_json": 8,
+    }
+    assert sorted(r["line"] for r in records(side)) == [2, 3, 4, 5, 6, 7, 8]
+
+
+def test_slow_path_strict_raises_the_rows_own_error(write_jsonl, pm) -> None:
+    pm.register(as_plugin(SLOW), name="dialog")
+    path = write_jsonl([{"dialog": "Q: a\nA: b"}, {"dialog": "Q: only"}])
+    with pytest.raises(MappingError) as info:
+        bi.load(path, pm=pm, policy="strict")
+    assert str(info.value) == (
+        f"{path}:2: messages: no assistant message to train on (none, or all with weight 0).\n"
+        'Hint: use policy="skip" to skip such rows, or policy="quarantine" to set them aside.'
+    )
+
+
+def test_slow_path_function_raising_is_a_plugin_error(write_jsonl, pm) -> None:
+    def broken(row: dict[str, Any]) -> list[dict[str, Any]] | None:
+        raise KeyError("turns")
+
+    spec = FormatSpec(
+        "broken", "1", detect=lambda r: 1.0 if isinstance(r, dict) else 0.0, map_record=broken
+    )
+    pm.register(as_plugin(spec), name="broken-plugin")
+    path = write_jsonl([{"a": 1}])
+    with pytest.raises(PluginError) as info:
+        bi.load(path, pm=pm, format="broken")
+    assert str(info.value).startswith(
+        'format "broken" (plugin "broken-plugin"): map_record raised KeyError: '
+        f"'turns' (at {path}:1)"
+    )
+
+
+def test_import_is_cheap_and_formats_is_callable_after_submodule_imports() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, brightingest as bi\n"
+        "heavy = [m for m in ('pyarrow', 'torch', 'brightingest._core') if m in sys.modules]\n"
+        "import brightingest.formats.openai\n"
+        "print(heavy, bi.formats.openai.SPEC.name, 'openai' in [f.name for f in bi.formats()])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[] openai True"
