@@ -340,6 +340,13 @@ def _usage_error(
     return BrightIngestError(message, code=code, hint=hint)
 
 
+def _for_the_command_line(text: str) -> str:
+    """Library hints name keyword arguments (``format="openai"``); say the flags instead."""
+    text = re.sub(r'\bformat="([\w.-]+)"', r"--format \1", text)
+    text = re.sub(r"\bdrop format=", "drop --format", text)
+    return re.sub(r'\bpolicy="(\w+)"', r"--policy \1", text)
+
+
 # ---------------------------------------------------------------------------------------------
 # Argument parsing
 
@@ -1055,7 +1062,8 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
             report.bad_ratio <= args.max_bad_ratio,
             round(report.bad_ratio, 6),
             args.max_bad_ratio,
-            f"{report.bad_lines:,} bad lines of {report.lines_read:,} "
+            f"{report.bad_lines:,} bad {'line' if report.bad_lines == 1 else 'lines'} "
+            f"of {report.lines_read:,} "
             f"(ratio {report.bad_ratio:.4f}, at most {args.max_bad_ratio:g} allowed)",
         )
     )
@@ -1394,7 +1402,7 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         return _COMMANDS[command](args, out)
     except BrightIngestError as exc:
         code = exit_code_for(exc)
-        out.error(str(exc))
+        out.error(_for_the_command_line(str(exc)))
         extra: dict[str, Any] = {}
         report = getattr(exc, "report", None)
         if report is not None and hasattr(report, "to_dict"):

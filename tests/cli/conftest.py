@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+
 from brightingest.schema import CHAT_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +78,7 @@ def cli(tmp_path: Path) -> Runner:
         timeout: float = 60,
         program: Sequence[str] | None = None,
     ) -> Result:
-        cmd = [*(program or [sys.executable, "-m", "brightingest"]), *map(os.fspath, args)]
+        cmd = [*(program or [sys.executable, "-m", "brightingest"]), *(os.fspath(a) for a in args)]
         proc = subprocess.run(
             cmd,
             input=stdin if stdin is not None else b"",

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.cli.conftest import SAMPLE, Runner, needs_core, sample_rows
+from tests.cli.conftest import SAMPLE, Result, Runner, needs_core, sample_rows
 
 # A Python prelude that makes some modules unimportable, to run the CLI as if an optional
 # extra were not installed (the real packages may well be installed on this machine).
@@ -40,7 +40,7 @@ HIDE = textwrap.dedent(
 )
 
 
-def run_hidden(cli: Runner, hidden: list[str], argv: list[str]) -> object:
+def run_hidden(cli: Runner, hidden: list[str], argv: list[str]) -> Result:
     return cli(program=[sys.executable, "-c", HIDE.format(hidden=hidden, argv=argv)])
 
 
@@ -71,6 +71,8 @@ def test_help_never_imports_torch(cli: Runner) -> None:
             with contextlib.redirect_stdout(io.StringIO()) as out:
                 assert main(argv) == 0, argv
             assert "usage: brightingest" in out.getvalue()
+        # The trainer's own options join `train` (where the [train] extra is installed).
+        assert "--model" in out.getvalue() and "--where" in out.getvalue()
         heavy = sorted(m for m in ("torch", "transformers", "peft") if m in sys.modules)
         print(",".join(heavy) or "none")
         """
@@ -147,8 +149,8 @@ def test_formats(cli: Runner) -> None:
 
 def test_train_without_the_extra_exit_2_with_the_hint(cli: Runner, tmp_path: Path) -> None:
     result = run_hidden(cli, ["torch", "peft"], ["train", str(SAMPLE), "--model", "m", "-o", "o"])
-    assert result.rc == 2  # type: ignore[attr-defined]
-    assert result.err.splitlines() == [  # type: ignore[attr-defined]
+    assert result.rc == 2
+    assert result.err.splitlines() == [
         "error: the trainer needs torch, peft, which are not installed.",
         'Hint: pip install "brightingest[train]"',
     ]
@@ -156,9 +158,9 @@ def test_train_without_the_extra_exit_2_with_the_hint(cli: Runner, tmp_path: Pat
 
 def test_tokenizer_without_transformers_exit_2(cli: Runner) -> None:
     result = run_hidden(cli, ["transformers"], ["inspect", str(SAMPLE), "--tokenizer", "tok"])
-    assert result.rc == 2  # type: ignore[attr-defined]
-    assert "error: --tokenizer needs the transformers package" in result.err  # type: ignore[attr-defined]
-    assert "brightingest[train]" in result.err  # type: ignore[attr-defined]
+    assert result.rc == 2
+    assert "error: --tokenizer needs the transformers package" in result.err
+    assert "brightingest[train]" in result.err
 
 
 def test_installed_console_script(cli: Runner) -> None:
@@ -395,3 +397,43 @@ def test_train_refuses_zero_rows(cli: Runner, tmp_path: Path) -> None:
     assert result.json["ok"] is False
     assert result.json["error"]["code"] == "no_rows"
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow  # imports transformers in two subprocesses
+@needs_core
+def test_inspect_token_counts_with_a_local_tokenizer(cli: Runner, tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    tokenizers = pytest.importorskip("tokenizers")
+    # A word-level tokenizer made here: every word or punctuation mark is one token.
+    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    tok_dir = tmp_path / "tok"
+    tok_dir.mkdir()
+    tok.save(str(tok_dir / "tokenizer.json"))
+    (tok_dir / "tokenizer_config.json").write_text(
+        json.dumps({"tokenizer_class": "PreTrainedTokenizerFast", "unk_token": "[UNK]"})
+    )
+
+    def count(obj: dict[str, object]) -> int:
+        history = obj["conversation_history"]
+        assert isinstance(history, list)
+        turns = [("system", obj["system_prompt"])] + [(m["role"], m["content"]) for m in history]
+        turns += [("user", obj["current_user_input"]), ("assistant", obj["target_response"])]
+        text = "".join(f"{role}: {content}\n" for role, content in turns)
+        return len(tok.encode(text).ids)
+
+    expected = {n: count(obj) for n, obj in sample_rows()}
+    limit = sorted(expected.values())[-3]  # two rows are longer than this
+    result = cli("inspect", SAMPLE, "--tokenizer", tok_dir, "--max-length", str(limit), "--json")
+    assert result.rc == 0, result.err
+    tokens = result.json["statistics"]["tokens"]
+    assert tokens["total"] == sum(expected.values())
+    assert tokens["per_row"]["max"] == max(expected.values())
+    assert tokens["chat_template"] is False
+    over = sorted((n for n, c in expected.items() if c > limit), key=lambda n: -expected[n])
+    assert tokens["over_max_length"] == len(over)
+    assert [e["line"] for e in tokens["over_examples"]] == over
+
+    missing = cli("inspect", SAMPLE, "--tokenizer", tmp_path / "nope")
+    assert missing.rc == 2
+    assert f'error: cannot load tokenizer "{tmp_path / "nope"}" from local files' in missing.err

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
+
 from brightingest.stats import (
     conversation_stats,
     dedup_mask,
@@ -12,7 +13,6 @@ from brightingest.stats import (
     metadata_summary,
     token_stats,
 )
-
 from tests.cli.conftest import chat_table, conv
 
 SYSTEM = {"role": "system", "content": "Be kind."}
@@ -91,7 +91,7 @@ def test_duplicates_are_identical_message_lists() -> None:
 
 def test_duplicate_keys_do_not_collide_on_separators() -> None:
     # Same concatenated text, different split between fields/messages: not duplicates.
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"messages": [{"role": "user", "content": "a:b"}, {"role": "assistant", "content": "c"}]},
         {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b:c"}]},
         {
@@ -155,7 +155,7 @@ def test_metadata_summary_with_mixed_types_falls_back() -> None:
 class WordTokenizer:
     """A whitespace tokenizer with the call signature of a transformers tokenizer."""
 
-    chat_template = None
+    chat_template: str | None = None
 
     def __call__(self, texts: list[str], add_special_tokens: bool = True) -> dict[str, Any]:
         extra = 1 if add_special_tokens else 0  # a BOS token

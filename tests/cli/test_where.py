@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+
 from brightingest.where import (
     And,
     Comparison,
@@ -20,7 +21,6 @@ from brightingest.where import (
     metadata_table,
     parse_where,
 )
-
 from tests.cli.conftest import chat_table, conv
 
 
