@@ -22,7 +22,9 @@ __all__ = ["ProgressUpdate", "ingest_progress", "progress_enabled"]
 ProgressUpdate = Callable[..., None]
 
 
-def progress_enabled(flag: bool | None, *, quiet: bool = False, stream: IO[str] | None = None) -> bool:
+def progress_enabled(
+    flag: bool | None, *, quiet: bool = False, stream: IO[str] | None = None
+) -> bool:
     """Whether to draw a progress bar.
 
     Args:
