@@ -1,0 +1,143 @@
+"""Built-in format details: the ShareGPT tool-call transform, BrightRun variants, the documented
+plugin example."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+import brightingest as bi
+from brightingest import hookspecs
+from brightingest.formats import brightrun_v4
+from brightingest.formats.sharegpt import link_tool_calls
+from brightingest.plugins import as_plugin
+from brightingest.schema import CHAT_SCHEMA
+from brightingest.testing import check_format
+
+
+def msg(role: str, content: str, **extra: Any) -> dict[str, Any]:
+    out = {"role": role, "content": content, "weight": None, "name": None}
+    out.update({"tool_calls": None, "tool_call_id": None})
+    out.update(extra)
+    return out
+
+
+def batch(conversations: list[list[dict[str, Any]]]) -> pa.RecordBatch:
+    rows = [
+        {
+            "messages": c,
+            "tools": None,
+            "id": None,
+            "metadata": None,
+            "source_file": "f",
+            "source_line": i + 1,
+            "format": "sharegpt",
+        }
+        for i, c in enumerate(conversations)
+    ]
+    return pa.RecordBatch.from_pylist(rows, schema=CHAT_SCHEMA)
+
+
+def test_link_tool_calls_passes_batches_without_tool_turns_through() -> None:
+    plain = batch([[msg("user", "q"), msg("assistant", "a")]])
+    assert link_tool_calls(plain) is plain
+
+
+def test_link_tool_calls_links_calls_and_observations_only_where_needed() -> None:
+    call = '{"name": "f", "arguments": {"x": 1}}'
+    linked_already = [
+        msg("user", "q"),
+        msg("assistant", "", tool_calls='[{"id": "k"}]'),
+        msg("tool", "r", tool_call_id="k"),
+        msg("assistant", "done"),
+    ]
+    rows = [
+        [msg("user", "q"), msg("assistant", "a")],
+        [
+            msg("user", "q"),
+            msg("assistant", call),
+            msg("tool", "r1"),
+            msg("assistant", '{"name": "g"}'),
+            msg("tool", "r2"),
+            msg("assistant", "done"),
+        ],
+        [msg("user", "q"), msg("assistant", "not json"), msg("tool", "r"), msg("assistant", "x")],
+        linked_already,
+    ]
+    out = link_tool_calls(batch(rows))
+    assert out.schema.equals(CHAT_SCHEMA)
+    got = out.column("messages").to_pylist()
+    assert got[0] == rows[0]
+    assert got[2] == rows[2]  # nothing to link to: kept as is
+    assert got[3] == linked_already
+    second = got[1]
+    assert json.loads(second[1]["tool_calls"]) == [
+        {"id": "call_0", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}
+    ]
+    assert second[1]["content"] == ""
+    assert second[2]["tool_call_id"] == "call_0"
+    assert json.loads(second[3]["tool_calls"])[0]["function"] == {"name": "g", "arguments": "{}"}
+    assert second[4]["tool_call_id"] == "call_1"
+    assert second[5] == msg("assistant", "done")
+
+
+def test_brightrun_variant_trains_the_history(write_jsonl, pm) -> None:
+    spec = brightrun_v4.spec(name="brightrun-v4-all-turns", train_history=True)
+    pm.register(as_plugin(spec), name="all-turns")
+    row = {
+        "conversation_history": [
+            {"role": "user", "content": "a"},
+            {"role": "assistant", "content": "b"},
+        ],
+        "current_user_input": "c",
+        "target_response": "d",
+    }
+    ds = bi.load(write_jsonl([row]), format="brightrun-v4-all-turns", pm=pm)
+    assert [m.get("weight") for m in ds.messages_as_python(0)] == [None, None, None, None]
+    path = write_jsonl([row], "b.jsonl")
+    with pytest.raises(bi.FormatDetectionError) as info:  # two formats claim the same rows
+        bi.load(path, pm=pm)
+    assert info.value.candidates == ["brightrun-v4", "brightrun-v4-all-turns"]
+    default = bi.load(path, format="brightrun-v4", pm=pm)
+    assert [m.get("weight") for m in default.messages_as_python(0)] == [None, 0, None, None]
+
+
+def _doc_block(title: str) -> str:
+    doc = hookspecs.__doc__ or ""
+    start = doc.index(title)
+    body = doc[start:].split("::\n\n", 1)[1]
+    lines = []
+    for line in body.splitlines():
+        if line and not line.startswith("    "):
+            break
+        lines.append(line)
+    return textwrap.dedent("\n".join(lines))
+
+
+def test_the_documented_plugin_example_passes_the_kit(tmp_path: Path, monkeypatch) -> None:
+    pytest.importorskip("brightingest._core")
+    package = tmp_path / "my_qa_format"
+    package.mkdir()
+    (package / "__init__.py").write_text(_doc_block("``my_qa_format/__init__.py``"))
+    assert 'qa = "my_qa_format"' in _doc_block("``pyproject.toml`` of that distribution")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("my_qa_format")
+    try:
+        check_format(
+            module,
+            good_rows=[{"question": "2+2?", "answer": "4", "topic": "math"}],
+            expected_messages=[
+                [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]
+            ],
+            bad_rows={"wrong_type": {"question": ["x"], "answer": "4"}},
+            tmp_path=tmp_path,
+        )
+    finally:
+        sys.modules.pop("my_qa_format", None)
