@@ -244,7 +244,8 @@ class FormatInfo:
         name: The format name (``format=`` value).
         version: The format definition's version.
         description: One line.
-        plugin: The plugin (module) name that registered it.
+        plugin: The plugin that registered it: its module (``brightingest.formats.openai``),
+            or its registered name for a plugin object.
         distribution: The installed package providing it, if known.
         distribution_version: That package's version, if known.
     """
@@ -265,6 +266,7 @@ class RegisteredFormat:
     plugin: str
     distribution: str | None
     distribution_version: str | None
+    module: str | None = None
 
     @property
     def origin(self) -> str:
@@ -280,7 +282,7 @@ class RegisteredFormat:
             name=self.spec.name,
             version=self.spec.version,
             description=self.spec.description,
-            plugin=self.plugin,
+            plugin=self.module or self.plugin,
             distribution=self.distribution,
             distribution_version=self.distribution_version,
         )
@@ -468,13 +470,17 @@ def registry(pm: pluggy.PluginManager | None = None) -> dict[str, RegisteredForm
         dist = _plugin_dist(pm, name, impl.plugin)
         where = _describe(name, dist)
 
-        def register(spec: FormatSpec, *, _name: str = name, _dist: Any = dist) -> None:
+        module = impl.plugin.__name__ if isinstance(impl.plugin, ModuleType) else None
+
+        def register(
+            spec: FormatSpec, *, _name: str = name, _dist: Any = dist, _module: Any = module
+        ) -> None:
             if not isinstance(spec, FormatSpec):
                 raise PluginError(
                     f"registered a {type(spec).__name__}, not a brightingest.plugins.FormatSpec.",
                     code="plugin_contract",
                 )
-            entry = RegisteredFormat(spec, _name, _dist[0], _dist[1])
+            entry = RegisteredFormat(spec, _name, _dist[0], _dist[1], _module)
             if spec.name in found:
                 first = found[spec.name]
                 raise PluginError(

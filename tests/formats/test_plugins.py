@@ -50,7 +50,7 @@ def test_formats_lists_name_version_plugin(pm) -> None:
         "sharegpt",
     ]
     assert infos["brightrun-v4"].version == "4"
-    assert infos["openai"].plugin == "openai"
+    assert infos["openai"].plugin == "brightingest.formats.openai"
     assert infos["openai"].description.startswith("OpenAI chat")
 
 
@@ -214,7 +214,7 @@ def test_entry_point_plugin_is_loaded_with_its_distribution(site: Path) -> None:
     pm = get_plugin_manager()
     info = {i.name: i for i in formats(pm)}["qa"]
     assert (info.plugin, info.distribution, info.distribution_version) == (
-        "qa",
+        "bi_fake_qa",
         "bi-fake-qa",
         "1.2",
     )

@@ -48,7 +48,7 @@ def test_installed_plugin_is_discovered() -> None:
     from brightingest.plugins import formats
 
     info = {i.name: i for i in formats(get_plugin_manager())}["trl-preference"]
-    assert (info.plugin, info.distribution) == ("trl_preference", "brightingest-trl")
+    assert (info.plugin, info.distribution) == ("brightingest_trl", "brightingest-trl")
 
 
 def test_detect_scores() -> None:
