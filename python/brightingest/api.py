@@ -311,7 +311,12 @@ class _Ingest:
                     if obj is None:
                         break
                     batch = pa.record_batch(obj)
-                    pieces = [self._slow_batch(batch)] if self.slow else self._transform(batch)
+                    if self.slow is not None:
+                        pieces = [self._slow_batch(batch)]
+                        if self.slow.spec.transform is not None and pieces[0].num_rows:
+                            pieces = [_run_transform(self.slow, pieces[0])]
+                    else:
+                        pieces = self._transform(batch)
                     if show:
                         done = self.reader.report()
                         update(bytes_done=done.get("bytes_read"), rows=done.get("rows_kept"))

@@ -10,7 +10,9 @@ OpenAI JSONL follows OpenAI's fine-tuning format rules: one ``{"messages": [...]
 line (plus ``tools`` when the row has them); roles ``system``, ``developer``, ``user``,
 ``assistant``, ``tool``; ``weight`` only on assistant messages; ``tool_calls`` as a JSON array;
 an assistant message that only calls tools has no ``content``. ``id`` and ``metadata`` are not
-part of that format and are not written (write Parquet or Arrow to keep them).
+part of that format and are not written (write Parquet or Arrow to keep them). Rows are written
+as mapped; a conversation that OpenAI would still refuse (a ``tool`` message that answers no call,
+from a source format without call ids) is reported by :func:`openai_problems`.
 
 Example:
     >>> import brightingest as bi

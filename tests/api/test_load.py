@@ -591,3 +591,16 @@ def test_import_is_cheap_and_formats_is_callable_after_submodule_imports() -> No
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[] openai True"
+
+
+def test_slow_path_format_may_also_transform(write_jsonl, pm) -> None:
+    spec = FormatSpec(
+        "dialog-shout",
+        "1",
+        detect=SLOW.detect,
+        map_record=_map_lines,
+        transform=_shout,
+    )
+    pm.register(as_plugin(spec), name="dialog-shout")
+    ds = bi.load(write_jsonl([{"dialog": "Q: hi\nA: hello"}]), format="dialog-shout", pm=pm)
+    assert [m["content"] for m in ds.messages_as_python(0)] == ["HI", "HELLO"]
