@@ -375,7 +375,7 @@ def _fmt_num(x: float) -> str:
 def _table(group: list[Measurement]) -> list[str]:
     best = _fastest_peer(group)
     lines = [
-        "| contender | MB/s | rows/s | peak RSS / input | time (s) | vs fastest peer |",
+        "| contender | MB/s | rows/s | peak RSS / input | time (s) [min–max] | vs fastest peer |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     ordered = sorted(group, key=lambda m: (m.error is not None, -m.mb_s))
@@ -392,8 +392,9 @@ def _table(group: list[Measurement]) -> list[str]:
         if best is m:
             ratio = "1.00× (fastest peer)"
         rss = "–" if m.run.contender == CEILING else f"{m.rss_ratio:.2f}× ({m.peak_rss_mb:,.0f} MB)"
+        spread = f" [{min(m.times):.2f}–{max(m.times):.2f}]" if len(m.times) > 1 else ""
         lines.append(
-            f"| {label} | {_fmt_num(m.mb_s)} | {rows} | {rss} | {m.seconds:.2f} | {ratio} |"
+            f"| {label} | {_fmt_num(m.mb_s)} | {rows} | {rss} | {m.seconds:.2f}{spread} | {ratio} |"
         )
     return lines
 
@@ -436,7 +437,8 @@ def render_markdown(
         "uncompressed JSONL, also for gzip/zstd inputs. Peak RSS is the child's `ru_maxrss`, "
         "interpreter and libraries included, divided by the uncompressed input size. "
         "*vs fastest peer* is the speed ratio against the fastest non-brightingest contender on "
-        "the same file (above 1 is faster). `(NT)` is the thread count given. Every contender "
+        "the same file (above 1 is faster). `(NT)` is the thread count given. Time is the median "
+        "with the fastest and slowest repetition in brackets. Every contender "
         "builds the same `messages` (checked by `tests/benches/test_peers.py`); brightingest's "
         "ingest also builds `id`, `metadata`, `tools`, source columns and the line report. "
         "The `brightingest read` and `stream-read` rows produce raw rows (each line as compact "
