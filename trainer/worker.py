@@ -374,7 +374,6 @@ def _download(job: JobInput, workdir: Path, progress: Progress) -> tuple[list[st
             )
         except SourceError as exc:
             raise _source_failure(exc, where) from exc
-        logger.info("%s from %s", got.summary(), got.url)
         paths.append(os.fspath(got.path))
         names[os.fspath(got.path)] = got.url
         total += got.bytes
@@ -433,7 +432,13 @@ def _ingest(
         ) from exc
     except SourceError as exc:  # a downloaded file that cannot be read (corrupt gzip ...)
         raise _source_failure(exc, "dataset_url") from exc
-    report = _rename(ds.report.to_dict(), names)
+    return ds, _rename(ds.report.to_dict(), names)
+
+
+def _check_data(
+    job: JobInput, ds: Any, report: dict[str, Any], names: Mapping[str, str], progress: Progress
+) -> None:
+    """Refuse to train on 0 rows or on more bad lines than ``max_bad_ratio`` allows."""
     summary = _rename(ds.report.summary_line(), names)
     logger.info("%s", summary)
     if ds.report.rows_kept == 0:  # load() raises NoRowsError first; kept as a second guard
@@ -467,7 +472,6 @@ def _ingest(
             report=_report_context(report),
         )
     progress({"phase": "ingest", "rows_kept": ds.report.rows_kept, "summary": summary})
-    return ds, report
 
 
 def _train(
@@ -585,6 +589,7 @@ def _run(raw_input: Any, send: Progress, workdir: str | os.PathLike[str] | None)
         result["download"] = download
         ds, report = _ingest(job, paths, names, send)
         result["ingest_report"] = report
+        _check_data(job, ds, report, names, send)
         trained = _train(job, ds, report, scratch, send)
         summary = _rename(trained.summary, names)
         result["training_summary"] = summary
