@@ -14,15 +14,19 @@ from brightingest.train.config import TrainConfig
 
 def test_defaults_and_round_trip() -> None:
     cfg = TrainConfig.from_dict({"model": "m", "max_steps": 10, "lr": 1})
-    assert cfg.lr == 1.0 and isinstance(cfg.lr, float)
-    assert cfg.packing is True and cfg.bf16 == "auto" and cfg.truncation == "truncate"
+    assert cfg.lr == 1.0
+    assert isinstance(cfg.lr, float)
+    assert cfg.packing is True
+    assert cfg.bf16 == "auto"
+    assert cfg.truncation == "truncate"
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
 
 
 def test_unknown_key_names_it_and_suggests() -> None:
     with pytest.raises(TrainerError) as info:
         TrainConfig.from_dict({"model": "m", "lora_rank": 8})
-    assert info.value.code == "bad_config" and info.value.field == "lora_rank"
+    assert info.value.code == "bad_config"
+    assert info.value.field == "lora_rank"
     assert str(info.value).startswith(
         'lora_rank: unknown setting "lora_rank".\nHint: did you mean "lora_r"? Known settings: '
     )
@@ -67,7 +71,8 @@ def test_toml_and_yaml_files(tmp_path: Path) -> None:
     yaml_file = tmp_path / "c.yaml"
     yaml_file.write_text("model: m\nbf16: false\ngradient_checkpointing: auto\n")
     cfg = TrainConfig.from_file(yaml_file)
-    assert cfg.bf16 is False and cfg.gradient_checkpointing == "auto"
+    assert cfg.bf16 is False
+    assert cfg.gradient_checkpointing == "auto"
     bad = tmp_path / "bad.toml"
     bad.write_text('model = "m"\nepochs = "two"\n')
     with pytest.raises(TrainerError) as info:

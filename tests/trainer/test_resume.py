@@ -86,9 +86,11 @@ def test_resume_after_sigkill_and_sigterm(tmp_path: Path, model_dir: Path) -> No
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1
-    assert "stopped by SIGTERM at step" in err and "Hint: run again with resume" in err
+    assert "stopped by SIGTERM at step" in err
+    assert "Hint: run again with resume" in err
     stopped = json.loads((out / "training_summary.json").read_text())
-    assert stopped["status"] == "interrupted" and stopped["resumed_from_step"] == 6
+    assert stopped["status"] == "interrupted"
+    assert stopped["resumed_from_step"] == 6
     term_step = stopped["steps"]
     assert term_step >= 8
     assert (out / "checkpoints" / f"step-{term_step:08d}" / "state.json").is_file()
@@ -115,4 +117,5 @@ def test_resume_with_other_data_is_refused(tmp_path: Path, model_dir: Path) -> N
     cfg["resume"] = True
     with pytest.raises(TrainerError) as info:
         train(chat_table(synthetic_chats(4, seed=9)), TrainConfig.from_dict(cfg), out)
-    assert info.value.code == "resume_mismatch" and info.value.field == "input_hash"
+    assert info.value.code == "resume_mismatch"
+    assert info.value.field == "input_hash"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from tests.trainer.support import chat_table, msg
 
 from brightingest.train.tokenize import ChatTokenizer, TokenizeReport, group_hash
+from tests.trainer.support import chat_table, msg
 
 
 def trained_spans(tokenizer: Any, batch: pa.RecordBatch, row: int) -> list[str]:
@@ -18,7 +18,7 @@ def trained_spans(tokenizer: Any, batch: pa.RecordBatch, row: int) -> list[str]:
     ids = batch.column("input_ids")[row].as_py()
     mask = batch.column("label_mask")[row].as_py()
     out = []
-    for trained, run in itertools.groupby(zip(ids, mask), key=lambda p: p[1]):
+    for trained, run in itertools.groupby(zip(ids, mask, strict=True), key=lambda p: p[1]):
         if trained:
             out.append(tokenizer.decode([i for i, _ in run]))
     return out
@@ -52,14 +52,16 @@ def test_mask_token_by_token_with_weight_zero_history(tokenizer: Any) -> None:
         "<|im_start|>assistant\nthree four<|im_end|>\n<|im_start|>user\nfive<|im_end|>\n"
         "<|im_start|>assistant\nsix seven<|im_end|>\n"
     )
-    per_token = [(tokenizer.decode([i]), m) for i, m in zip(ids, mask)]
+    per_token = [(tokenizer.decode([i]), m) for i, m in zip(ids, mask, strict=True)]
     assert [t for t, m in per_token if m] == [
         tokenizer.decode([i]) for i in tokenizer.encode("three four<|im_end|>six seven<|im_end|>")
     ]
-    assert ("\n", 0) in per_token and per_token[-1] == ("\n", 0)  # the separator is not trained
+    assert ("\n", 0) in per_token
+    assert per_token[-1] == ("\n", 0)  # the separator is not trained
     assert batch.column("length")[0].as_py() == len(ids)
     assert batch.column("trainable")[0].as_py() == sum(mask)
-    assert report.rows_kept == 1 and report.trainable_tokens == sum(mask)
+    assert report.rows_kept == 1
+    assert report.trainable_tokens == sum(mask)
 
 
 def test_default_system_prompt_and_tool_calls(tokenizer: Any) -> None:
@@ -89,7 +91,8 @@ def test_rows_without_trainable_assistant_are_dropped_and_counted(tokenizer: Any
     batch, report = tokenize(tokenizer, chat_table(rows), truncation="truncate")
     assert batch.num_rows == 1
     assert batch.column("row").to_pylist() == [1]
-    assert report.rows_in == 3 and report.rows_kept == 1
+    assert report.rows_in == 3
+    assert report.rows_kept == 1
     assert report.dropped == {"no_trainable_assistant": 2}
     assert report.examples["no_trainable_assistant"][0] == (
         "data/train.jsonl:1: no assistant message is trained on "
@@ -105,12 +108,14 @@ def test_truncation_policies_are_counted(tokenizer: Any) -> None:
         [msg("user", "hi"), msg("assistant", "four")],
     ]
     cut, report = tokenize(tokenizer, chat_table(rows), truncation="truncate", max_length=48)
-    assert cut.num_rows == 2 and report.truncated == 1
+    assert cut.num_rows == 2
+    assert report.truncated == 1
     assert cut.column("length").to_pylist()[0] == 48
     assert report.dropped == {}
     assert report.examples["truncated"][0].startswith("data/train.jsonl:1: cut from ")
     dropped, report = tokenize(tokenizer, chat_table(rows), truncation="drop", max_length=48)
-    assert dropped.num_rows == 1 and report.truncated == 0
+    assert dropped.num_rows == 1
+    assert report.truncated == 0
     assert report.dropped == {"too_long": 1}
     # a cut that leaves only the prompt is dropped as having nothing to train on
     prompt_heavy = [[msg("user", long_answer), msg("assistant", "four")]]

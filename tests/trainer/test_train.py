@@ -82,16 +82,19 @@ def test_summary_and_outputs(trained: tuple[TrainResult, list]) -> None:
     assert (out / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary == json.loads(json.dumps(result.summary, default=str))
-    assert summary["steps"] == MAX_STEPS and summary["status"] == "completed"
+    assert summary["steps"] == MAX_STEPS
+    assert summary["status"] == "completed"
     assert summary["ingest_report"] == {"lines_read": 48, "rows_kept": 48}
     assert summary["tokenization"]["rows_kept"] == 48
     assert summary["tokens_trained"] == sum(1 for _ in range(0)) or summary["tokens_trained"] > 0
     assert len(summary["input_content_hash"]) == 40
     assert summary["formats"] == ["openai"]
-    assert summary["device"] == "cpu" and summary["dtype"] == "float32"
+    assert summary["device"] == "cpu"
+    assert summary["dtype"] == "float32"
     assert summary["attention_backend"] == "sdpa"
     assert 0 <= summary["data_wait_share"] < 1
-    assert summary["tokens_per_s"] > 0 and summary["peak_memory_bytes"] > 0
+    assert summary["tokens_per_s"] > 0
+    assert summary["peak_memory_bytes"] > 0
     assert summary["lora_target_modules"] == [
         "q_proj",
         "k_proj",
@@ -231,7 +234,8 @@ def test_cli_trains(tmp_path: Path, model_dir: Path, capsys: Any) -> None:
     printed = json.loads(capsys.readouterr().out)
     assert printed["steps"] == 2  # the flag beat the file
     summary = json.loads((tmp_path / "o" / "training_summary.json").read_text())
-    assert summary["packing"] is False and summary["attention_backend"] == "sdpa-padded"
+    assert summary["packing"] is False
+    assert summary["attention_backend"] == "sdpa-padded"
 
 
 def test_import_without_torch_raises_trainer_error() -> None:

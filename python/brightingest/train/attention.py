@@ -158,6 +158,13 @@ def _torch_varlen(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu: torch.Tensor, max_len: int, scale: Any
 ) -> torch.Tensor:
     fn = _varlen_fn()
+    if fn is None:
+        raise TrainerError(
+            "torch.nn.attention.varlen.varlen_attn is not available in this torch.",
+            code="bad_config",
+            field="attention",
+            hint='use attention = "auto".',
+        )
     params = inspect.signature(fn).parameters
     kw: dict[str, Any] = {}
     if "scale" in params:
@@ -174,7 +181,8 @@ def _torch_varlen(
             k = k.repeat_interleave(rep, dim=1)
             v = v.repeat_interleave(rep, dim=1)
     out = fn(q, k, v, cu, cu, max_len, max_len, **kw)
-    return out[0] if isinstance(out, tuple) else out
+    result: torch.Tensor = out[0] if isinstance(out, tuple) else out
+    return result
 
 
 def _doc_ids(cu: torch.Tensor, length: int, device: torch.device) -> torch.Tensor:
@@ -221,7 +229,8 @@ def _flex(
     out = _state["flex"](
         query, key, value, block_mask=block, scale=scale, enable_gqa=key.shape[1] != query.shape[1]
     )
-    return out.transpose(1, 2).contiguous()
+    result: torch.Tensor = out.transpose(1, 2).contiguous()
+    return result
 
 
 def _sdpa(

@@ -169,7 +169,7 @@ class TokenCache:
             with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, TOKENIZED_SCHEMA) as writer:
                 for batch in batches:
                     writer.write_batch(batch)
-            os.replace(tmp, data_path)
+            Path(tmp).replace(data_path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -177,7 +177,7 @@ class TokenCache:
         fd, tmp_meta = tempfile.mkstemp(prefix=f".{key}.", suffix=".json.tmp", dir=self.directory)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(meta, fh)
-        os.replace(tmp_meta, meta_path)
+        Path(tmp_meta).replace(meta_path)
         got = self.get(key)
         if got is None:  # pragma: no cover - we just wrote it
             raise OSError(f"{data_path}: the cache entry just written cannot be read back")

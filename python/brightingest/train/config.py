@@ -19,7 +19,7 @@ from brightingest.errors import TrainerError
 
 __all__ = ["TrainConfig"]
 
-AutoBool = Union[Literal["auto"], bool]
+AutoBool = Union[Literal["auto"], bool]  # noqa: UP007 - a runtime alias on Python 3.10
 
 _ATTENTION = ("auto", "flash_attn", "varlen", "flex", "sdpa")
 _TRUNCATION = ("truncate", "drop")

@@ -29,7 +29,6 @@ from brightingest.train.cache import (
     default_cache_dir,
     hash_stream,
 )
-from brightingest.train.packing import MicroBatch
 from brightingest.train.tokenize import TOKENIZED_SCHEMA, ChatTokenizer, TokenizeReport
 
 __all__ = ["Prefetcher", "TokenizedData", "prepare", "split_by_group"]

@@ -166,7 +166,8 @@ def _check_data(tok: TokenizedData, config: TrainConfig) -> None:
             f"no conversation is left to train on: {count} of {rep.rows_in} rows dropped as "
             f"{reason}" + (f" (first: {example})" if example else "") + ".",
             code=reason if reason != "empty" else "no_rows",
-            hint="check the assistant turns and their weights; brightingest inspect shows the data.",
+            hint="check the assistant turns and their weights; brightingest inspect shows "
+            "the data.",
         )
     if rep.trainable_share < config.min_trainable_share:
         raise TrainerError(
@@ -218,7 +219,7 @@ def _save_checkpoint(
     torch.save(rng, tmp / "rng.pt")
     (tmp / "state.json").write_text(json.dumps(state, default=str), encoding="utf-8")
     shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    tmp.replace(final)
     write_json_atomic(root / "latest.json", {"step": step, "dir": final.name})
     for old in _checkpoint_dirs(root)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
@@ -627,7 +628,7 @@ def _step(
     scale = 1.0 / max(1, step_targets)
     for batch in batches:
         loss_sum = loss_of(batch)
-        (loss_sum * scale).backward()
+        (loss_sum * scale).backward()  # type: ignore[no-untyped-call]  # torch stub
         total = total + loss_sum.detach().float().cpu()
     return float(total)
 
@@ -721,12 +722,12 @@ def _build_model(
             field="model",
             hint="pass a local directory written by save_pretrained, or a hub id (needs network).",
         ) from exc
-    model.to(device)
+    model.to(device)  # type: ignore[arg-type]  # transformers types .to() narrowly
     model.config.use_cache = False
     targets: Any = config.target_modules or default_target_modules(model)
     lora = LoraConfig(
         r=config.lora_r,
-        lora_alpha=config.lora_alpha,
+        lora_alpha=config.lora_alpha,  # type: ignore[arg-type]  # floats work; peft says int
         lora_dropout=config.lora_dropout,
         target_modules=targets,
         modules_to_save=_embedding_modules(model) if config.train_embeddings else None,

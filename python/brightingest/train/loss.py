@@ -104,14 +104,15 @@ def labelled_loss_sum(
     head = causal_lm.get_output_embeddings()
     fused_out = _liger_loss(head, picked, targets)
     if fused_out is not None:
-        result: torch.Tensor = fused_out
-        return result
+        as_tensor: torch.Tensor = torch.as_tensor(fused_out)
+        return as_tensor
     total = picked.new_zeros((), dtype=torch.float32)
     for start in range(0, picked.shape[0], _CHUNK):
         h = picked[start : start + _CHUNK]
         t = targets[start : start + _CHUNK]
         if torch.is_grad_enabled() and h.requires_grad:
-            total = total + checkpoint(_chunk_ce, head, h, t, use_reentrant=False)
+            part: torch.Tensor = checkpoint(_chunk_ce, head, h, t, use_reentrant=False)
+            total = total + part
         else:
             total = total + _chunk_ce(head, h, t)
     return total

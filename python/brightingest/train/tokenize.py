@@ -212,7 +212,9 @@ class ChatTokenizer:
         for i, is_trained in enumerate(trained):
             if not is_trained:
                 continue
-            span = None
+            span: tuple[int, int] | None = None
+            prefix: str | None
+            upto: str | None
             try:
                 prefix = self._render(messages[:i], tools, True) if i else ""
                 upto = self._render(messages[: i + 1], tools, False)
@@ -314,7 +316,7 @@ class ChatTokenizer:
         rows: list[int] = []
         groups: list[int] = []
         for (row, spans, ghash, where), ids, offsets in zip(
-            kept, enc["input_ids"], enc["offset_mapping"]
+            kept, enc["input_ids"], enc["offset_mapping"], strict=True
         ):
             ids_arr = np.asarray(ids, dtype=np.int32)
             starts = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)[:, 0]
@@ -404,7 +406,8 @@ def _optional_column(batch: pa.RecordBatch, name: str, n: int) -> list[Any]:
     col = batch.column(names.index(name))
     if pa.types.is_dictionary(col.type):
         col = col.cast(col.type.value_type)
-    return col.to_pylist()
+    values: list[Any] = col.to_pylist()
+    return values
 
 
 def _where(source_file: Any, source_line: Any, row: int) -> str:
@@ -452,7 +455,7 @@ def _template_messages(raw: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
 def _tool_calls(text: str) -> list[Any]:
     """Parse OpenAI ``tool_calls`` JSON; JSON-string arguments become objects, which is what
     chat templates (``arguments | tojson``) expect."""
-    calls = json.loads(text)
+    calls: Any = json.loads(text)
     if not isinstance(calls, list):
         raise ValueError("tool_calls is not a JSON array")
     for call in calls:
@@ -464,4 +467,5 @@ def _tool_calls(text: str) -> list[Any]:
                 continue
             if isinstance(args, dict):
                 fn["arguments"] = args
-    return calls
+    out: list[Any] = list(calls)
+    return out
