@@ -106,7 +106,7 @@ def labelled_loss_sum(
     if fused_out is not None:
         as_tensor: torch.Tensor = torch.as_tensor(fused_out)
         return as_tensor
-    total = picked.new_zeros((), dtype=torch.float32)
+    total: torch.Tensor = picked.new_zeros((), dtype=torch.float32)
     for start in range(0, picked.shape[0], _CHUNK):
         h = picked[start : start + _CHUNK]
         t = targets[start : start + _CHUNK]
@@ -114,5 +114,6 @@ def labelled_loss_sum(
             part: torch.Tensor = checkpoint(_chunk_ce, head, h, t, use_reentrant=False)
             total = total + part
         else:
-            total = total + _chunk_ce(head, h, t)
+            whole: torch.Tensor = _chunk_ce(head, h, t)
+            total = total + whole
     return total
