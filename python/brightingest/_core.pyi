@@ -38,17 +38,24 @@ class Reader:
 
     def __arrow_c_schema__(self) -> object: ...
     def report(self) -> dict[str, Any]:
-        """Counts so far: ``lines_read``, ``rows_kept``, ``skipped`` {category: n}, ``examples``
-        [{file, line, category, message, field}], ``formats`` {name: n}, ``file_metadata``
-        [{file, line, value}] (metadata-line values as JSON text), ``bytes_read``, ``files``."""
+        """Counts so far: ``lines_read``, ``rows_kept``, ``skipped`` {category: n} (non-zero
+        counts, in category order), ``examples`` [{file, line, category, message, field, hint}]
+        (the first ``max_examples`` of each category; ``message`` starts with ``field: ``),
+        ``formats`` {name: n} (every format passed, zero counts included), ``file_metadata``
+        [{file, line, key, value}] (metadata-line values as verbatim JSON text), ``bytes_read``
+        (JSONL bytes after decompression), ``file_bytes`` (bytes on disk), ``files``."""
 
     @property
     def finished(self) -> bool: ...
 
+def _buffer_addresses(batch: object) -> list[int]:
+    """Addresses of every buffer of a batch (``__arrow_c_array__``) as Rust sees it after import;
+    tests compare them with pyarrow's ``Buffer.address`` to prove zero-copy crossing."""
+
 def read_jsonl(
     paths: list[str],
-    names: list[str] | None = None,
     *,
+    names: list[str] | None = None,
     formats: str | None = None,
     threads: int | None = None,
     chunk_bytes: int = 8 << 20,

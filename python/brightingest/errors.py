@@ -8,14 +8,14 @@ reads ``location: what is wrong`` followed by ``Hint: ...`` on its own line.
 Catch :class:`BrightIngestError` to catch everything brightingest raises::
 
     BrightIngestError(Exception)
-    ├── InputError(BrightIngestError, ValueError)       bad data in a user file
-    │   ├── JsonlDecodeError                            invalid JSON / UTF-8, line too long, too deep
-    │   ├── MappingError                                a row cannot become chat messages
-    │   └── NoRowsError                                 0 rows kept; names the most common reason
-    ├── FormatDetectionError(BrightIngestError, LookupError)  no match, a tie, or a forced format misses
-    ├── PluginError(BrightIngestError)                  a broken plugin, named with its distribution
-    ├── SourceError(BrightIngestError, OSError)         expired signed URL, error page, size mismatch
-    └── TrainerError(BrightIngestError)                 bad config, empty label mask, resume mismatch
+    ├── InputError(BrightIngestError, ValueError)   bad data in a user file
+    │   ├── JsonlDecodeError                        invalid JSON / UTF-8, too long, too deep
+    │   ├── MappingError                            a row cannot become chat messages
+    │   └── NoRowsError                             0 rows kept; names the most common reason
+    ├── FormatDetectionError(BrightIngestError, LookupError)   no match, a tie, a forced miss
+    ├── PluginError(BrightIngestError)              a broken plugin, named with its package
+    ├── SourceError(BrightIngestError, OSError)     expired signed URL, error page, size
+    └── TrainerError(BrightIngestError)             bad config, empty label mask, resume
 """
 
 from __future__ import annotations

@@ -40,10 +40,11 @@ Semantics, row by row:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping as _MappingABC
-from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from dataclasses import dataclass
+from typing import Any, Literal
 
 __all__ = ["ListOfTurns", "Mapping", "Message", "Pairs", "Part"]
 
@@ -111,7 +112,7 @@ class ListOfTurns:
     field: str
     role: str = "role"
     content: str = "content"
-    roles: _MappingABC[str, str] = field(default_factory=dict)
+    roles: _MappingABC[str, str] = dataclasses.field(default_factory=dict)
     name: str | None = "name"
     tool_calls: str | None = "tool_calls"
     tool_call_id: str | None = "tool_call_id"
@@ -166,7 +167,7 @@ class Pairs:
         return (self.field,)
 
 
-Part = Union[Message, ListOfTurns, Pairs]
+Part = Message | ListOfTurns | Pairs
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ class Mapping:
     tools: str | None = None
     metadata: Literal["rest"] | tuple[str, ...] | None = "rest"
     meta_key: str | None = None
-    roles: _MappingABC[str, str] = field(default_factory=dict)
+    roles: _MappingABC[str, str] = dataclasses.field(default_factory=dict)
 
     def reads(self) -> tuple[str, ...]:
         """Top-level keys this mapping reads (signature, parts, id, tools)."""

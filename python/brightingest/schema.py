@@ -1,15 +1,13 @@
 """The normalized chat schema: one table layout for every input format.
 
-| column        | type                                   | meaning                                      |
-|---------------|----------------------------------------|----------------------------------------------|
-| messages      | list<struct<role, content, weight,     | the conversation; ``weight`` (0/1, nullable) |
-|               |   name, tool_calls, tool_call_id>>     | says whether an assistant turn is trained on |
-| tools         | string, nullable                       | tool definitions, as JSON text               |
-| id            | string, nullable                       | the row's own id where the format has one    |
-| metadata      | string, nullable                       | unmapped fields as a JSON object text        |
-| source_file   | dictionary<int32, string>              | the file the row came from                   |
-| source_line   | uint64                                 | 1-based line in that file                    |
-| format        | dictionary<int32, string>              | the format plugin that mapped the row        |
+- ``messages``: list<struct<role, content, weight, name, tool_calls, tool_call_id>>; the
+  conversation. ``weight`` (0/1, nullable) says whether an assistant turn is trained on.
+- ``tools``: string, nullable; tool definitions, as JSON text.
+- ``id``: string, nullable; the row's own id where the format has one.
+- ``metadata``: string, nullable; unmapped fields as a JSON object text.
+- ``source_file``: dictionary<int32, string>; the file the row came from.
+- ``source_line``: uint64; 1-based line in that file.
+- ``format``: dictionary<int32, string>; the format plugin that mapped the row.
 
 ``tool_calls`` is kept as JSON text (the OpenAI ``tool_calls`` array verbatim), so the schema never
 drifts with the shape of tool arguments. The Rust core builds exactly this schema
@@ -38,7 +36,11 @@ MESSAGE_TYPE = pa.struct(
 
 CHAT_SCHEMA = pa.schema(
     [
-        pa.field("messages", pa.list_(pa.field("item", MESSAGE_TYPE, nullable=False)), nullable=False),
+        pa.field(
+            "messages",
+            pa.list_(pa.field("item", MESSAGE_TYPE, nullable=False)),
+            nullable=False,
+        ),
         pa.field("tools", pa.string()),
         pa.field("id", pa.string()),
         pa.field("metadata", pa.string()),

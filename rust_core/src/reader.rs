@@ -121,6 +121,10 @@ enum Open {
     Mapped {
         mmap: Shared,
         pos: usize,
+        /// The memory map itself, when the bytes are a mapped file: its processed range is
+        /// released after each window so that RSS stays bounded however large the file.
+        map: Option<Arc<memmap2::Mmap>>,
+        released: usize,
     },
     Stream {
         reader: Box<dyn Read + Send>,
@@ -305,6 +309,7 @@ impl Reader {
             });
             drop(window);
             self.assemble(outs)?;
+            self.release_mapped();
         }
     }
 
@@ -368,6 +373,38 @@ impl Reader {
         Ok(())
     }
 
+    /// Drop the pages of the current mapped file that every chunk so far has finished with.
+    /// They stay in the page cache; they just stop counting toward this process's RSS.
+    fn release_mapped(&mut self) {
+        if let Some((
+            _,
+            Open::Mapped {
+                map: Some(map),
+                pos,
+                released,
+                ..
+            },
+        )) = self.current.as_mut()
+        {
+            const PAGE: usize = 4096;
+            let upto = *pos / PAGE * PAGE;
+            if upto > *released {
+                // SAFETY: the range lies inside the map, no chunk referencing it is alive (the
+                // window was dropped), and batches own copies of their strings. For a read-only
+                // file mapping, DONTNEED only drops our view; a later access would re-read the file.
+                #[cfg(unix)]
+                unsafe {
+                    let _ = map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        *released,
+                        upto - *released,
+                    );
+                }
+                *released = upto;
+            }
+        }
+    }
+
     /// Cut the next window of chunks, opening files as needed.
     fn next_window(&mut self) -> Result<Vec<Chunk>, IngestError> {
         let max_chunks = if self.opts.window_chunks > 0 {
@@ -403,11 +440,18 @@ impl Reader {
                     r.file_bytes += size;
                 }
                 let state = match input {
-                    Input::Mapped(mmap) => Open::Mapped {
-                        mmap: mmap as Shared,
+                    Input::Mapped(map) => Open::Mapped {
+                        mmap: map.clone() as Shared,
                         pos: 0,
+                        map: Some(map),
+                        released: 0,
                     },
-                    Input::Memory(mmap) => Open::Mapped { mmap, pos: 0 },
+                    Input::Memory(mmap) => Open::Mapped {
+                        mmap,
+                        pos: 0,
+                        map: None,
+                        released: 0,
+                    },
                     Input::Empty => Open::Done,
                     Input::Stream(reader) => Open::Stream {
                         reader,
@@ -442,7 +486,7 @@ impl Reader {
         let target = self.opts.chunk_bytes;
         match state {
             Open::Done => Ok(None),
-            Open::Mapped { mmap, pos } => {
+            Open::Mapped { mmap, pos, .. } => {
                 let bytes = (**mmap).as_ref();
                 if *pos >= bytes.len() {
                     return Ok(None);
