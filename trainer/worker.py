@@ -548,7 +548,6 @@ def _upload(job: JobInput, adapter_dir: Path, workdir: Path, progress: Progress)
             f"{sent.url}: sent {sent.bytes} bytes but the archive has {info['bytes']}.",
             field="output_url",
         )
-    logger.info("%s to %s", sent.summary(), sent.url)
     return {"url": sent.url, "format": "tar.gz", **info, "seconds": round(sent.seconds, 3)}
 
 
@@ -654,13 +653,19 @@ def handler(job: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     """Start the RunPod SDK's worker (its job loop, or ``--test_input`` local test mode).
 
-    The SDK's local test mode exits 1 when the result has an ``error`` and 0 otherwise.
+    The SDK's local test mode exits 1 when the result has an ``error`` and 0 otherwise. The
+    SDK's log level defaults to INFO here (``RUNPOD_LOG_LEVEL`` overrides it): at DEBUG the SDK
+    prints the raw job input, signed URLs included.
     """
     logging.basicConfig(
         level=os.environ.get("BRIGHTINGEST_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    import runpod
+    # The SDK logs at DEBUG by default, and at DEBUG its local test mode prints the raw job
+    # input, signed URLs included: default to INFO unless the operator chose a level.
+    if "RUNPOD_LOG_LEVEL" not in os.environ and "RUNPOD_DEBUG_LEVEL" not in os.environ:
+        os.environ["RUNPOD_LOG_LEVEL"] = "INFO"
+    import runpod  # the SDK reads RUNPOD_LOG_LEVEL when it is first imported
 
     runpod.serverless.start({"handler": handler})
 

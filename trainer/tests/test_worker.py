@@ -54,7 +54,7 @@ worker = _load_worker()
 def _offline(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # never the hub, even by mistake
     monkeypatch.delenv("RUNPOD_WEBHOOK_POST_OUTPUT", raising=False)
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="brightingest")
 
 
 def _job(server: LoopbackServer, base_model: str, **overrides: Any) -> dict[str, Any]:
@@ -410,7 +410,7 @@ def test_end_to_end_trains_and_uploads_a_loadable_adapter(
     summary = result["training_summary"]
     assert summary["status"] == "completed"
     assert summary["steps"] == 3
-    assert summary["formats"] == ["brightrun-v4"]
+    assert summary["formats"] == {"brightrun-v4": 16}
     report = result["ingest_report"]
     assert report["lines_read"] == 17
     assert report["rows_kept"] == 16
