@@ -239,6 +239,8 @@ def validate_input(raw: Any) -> JobInput:
     fmt = "auto" if fmt is None else fmt
     if not isinstance(fmt, str) or not fmt.strip():
         raise _invalid("format", f"expected a format name, got {_kind(fmt)}.")
+    if fmt != "auto":
+        _check_format(fmt)
     base_model = raw["base_model"]
     if not isinstance(base_model, str) or not base_model.strip():
         raise _invalid("base_model", f"expected a hub id or a path, got {_kind(base_model)}.")
@@ -278,6 +280,18 @@ def validate_input(raw: Any) -> JobInput:
         output_url=output_url,
         max_bad_ratio=float(ratio),
     )
+
+
+def _check_format(name: str) -> None:
+    import brightingest
+
+    known = sorted(info.name for info in brightingest.formats())
+    if name not in known and name.strip().lower().replace("_", "-") not in known:
+        raise _invalid(
+            "format",
+            f"unknown format {json.dumps(name)}; installed formats: {', '.join(known)}.",
+            'use one of those, or "auto" to detect the format.',
+        )
 
 
 def _check_train_config(base_model: str, hyper: dict[str, Any]) -> Any:

@@ -24,6 +24,7 @@ from tests._support.http import LoopbackServer, Reply
 REPO = Path(__file__).resolve().parents[2]
 DATA_PATH = "/storage/v1/object/sign/exports/train.jsonl"
 UPLOAD_PATH = "/storage/v1/object/upload/sign/adapters/run-1.tar.gz"
+FORMATS = ", ".join(sorted(info.name for info in brightingest.formats()))
 TINY = {
     "max_steps": 3,
     "max_length": 128,
@@ -129,6 +130,12 @@ def _fail(
             {"base_model": ""},
             "base_model",
             "input.base_model: expected a hub id or a path, got a string.",
+        ),
+        (
+            {"format": "brightrun-v5"},
+            "format",
+            f'input.format: unknown format "brightrun-v5"; installed formats: {FORMATS}.\n'
+            'Hint: use one of those, or "auto" to detect the format.',
         ),
         (
             {"output_url": "out/adapter.tar.gz"},
