@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from worker_support import SECRET, brightrun_v4_export
 
+import brightingest
 from brightingest import _http
 from tests._support.data import SAMPLE_ROWS, encode_lines
 from tests._support.http import LoopbackServer, Reply
