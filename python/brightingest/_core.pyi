@@ -58,7 +58,7 @@ def read_jsonl(
     names: list[str] | None = None,
     formats: str | None = None,
     threads: int | None = None,
-    chunk_bytes: int = 8 << 20,
+    chunk_bytes: int = 1 << 20,
     max_line_bytes: int = 1 << 30,
     policy: Literal["skip", "strict", "quarantine"] = "skip",
     quarantine_path: str | None = None,
@@ -82,5 +82,5 @@ def read_jsonl(
             ``{"file", "line", "category", "message", "text"}`` (``"base64"`` instead of
             ``"text"`` when the line is not valid UTF-8).
         max_examples: Examples kept per category in the report.
-        window_chunks: Chunks parsed per window (bounds memory; default ``2 * threads``).
+        window_chunks: Chunks parsed per window (bounds memory; default ``8 * threads``).
     """

@@ -122,8 +122,9 @@ pub struct FormatSet {
     /// Keys each format reads (not kept in its metadata).
     reads: Vec<HashSet<String>>,
     keep: Vec<Keep>,
-    parse_keys: HashSet<String>,
-    raw_keys: HashSet<String>,
+    /// Keys to build, then keys to keep raw: a few entries each, so a linear scan beats hashing.
+    parse_keys: Vec<String>,
+    raw_keys: Vec<String>,
     raw_rest: bool,
     meta_keys: Vec<String>,
 }
@@ -136,8 +137,8 @@ impl FormatSet {
         }
         let mut reads = Vec::new();
         let mut keep = Vec::new();
-        let mut parse_keys = HashSet::new();
-        let mut raw_keys = HashSet::new();
+        let mut parse_keys: Vec<String> = Vec::new();
+        let mut raw_keys: Vec<String> = Vec::new();
         let mut raw_rest = false;
         let mut meta_keys = Vec::new();
         for f in &formats {
@@ -202,7 +203,11 @@ impl FormatSet {
             }
             r.extend(f.id_field.iter().cloned());
             r.extend(f.tools_field.iter().cloned());
-            parse_keys.extend(r.iter().cloned());
+            for k in &r {
+                if !parse_keys.contains(k) {
+                    parse_keys.push(k.clone());
+                }
+            }
             let k = match &f.metadata {
                 MetadataSpec::Named(s) if s == "rest" => {
                     raw_rest = true;
@@ -216,12 +221,18 @@ impl FormatSet {
                     )))
                 }
                 MetadataSpec::Keys { keys } => {
-                    raw_keys.extend(keys.iter().cloned());
+                    for k in keys {
+                        if !raw_keys.contains(k) {
+                            raw_keys.push(k.clone());
+                        }
+                    }
                     Keep::Keys
                 }
             };
             if let Some(mk) = &f.meta_key {
-                raw_keys.insert(mk.clone());
+                if !raw_keys.contains(mk) {
+                    raw_keys.push(mk.clone());
+                }
                 if !meta_keys.contains(mk) {
                     meta_keys.push(mk.clone());
                 }
@@ -255,10 +266,11 @@ impl FormatSet {
     }
 
     /// How the row parser should treat a top-level key.
+    #[inline]
     pub fn want(&self, key: &str) -> Want {
-        if self.parse_keys.contains(key) {
+        if self.parse_keys.iter().any(|k| k == key) {
             Want::Parse
-        } else if self.raw_rest || self.raw_keys.contains(key) {
+        } else if self.raw_rest || self.raw_keys.iter().any(|k| k == key) {
             Want::Raw
         } else {
             Want::Skip
@@ -344,7 +356,7 @@ impl FormatSet {
             if reads.contains(k.as_ref()) {
                 continue;
             }
-            if keep == Keep::Keys && !self.raw_keys.contains(k.as_ref()) {
+            if keep == Keep::Keys && !self.raw_keys.iter().any(|r| r == k) {
                 continue;
             }
             let text: Cow<'_, str> = match v {

@@ -54,7 +54,8 @@ pub struct ReadOptions {
     pub policy: Policy,
     pub quarantine_path: Option<PathBuf>,
     pub max_examples: usize,
-    /// Chunks parsed per window (0: twice the thread count).
+    /// Chunks parsed per window (0: eight per thread). Bounds memory: a window's input and
+    /// output are all that is held beyond the batches not yet consumed.
     pub window_chunks: usize,
 }
 
@@ -62,7 +63,9 @@ impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            chunk_bytes: 8 << 20,
+            // 1 MiB: measured fastest on BrightRun-like data (the output builders of a chunk
+            // stay in cache; 8 MiB chunks were 1.6x slower per core).
+            chunk_bytes: 1 << 20,
             max_line_bytes: 1 << 30,
             policy: Policy::Skip,
             quarantine_path: None,
@@ -410,7 +413,7 @@ impl Reader {
         let max_chunks = if self.opts.window_chunks > 0 {
             self.opts.window_chunks
         } else {
-            self.opts.threads * 2
+            self.opts.threads * 8
         };
         let budget = max_chunks.saturating_mul(self.opts.chunk_bytes);
         let mut out = Vec::new();

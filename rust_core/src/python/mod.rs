@@ -219,7 +219,7 @@ impl Iterator for BatchIter {
 /// Open JSONL files for reading into Arrow (see `_core.pyi` for the full contract).
 #[pyfunction]
 #[pyo3(signature = (
-    paths, *, names=None, formats=None, threads=None, chunk_bytes=8 << 20,
+    paths, *, names=None, formats=None, threads=None, chunk_bytes=1 << 20,
     max_line_bytes=1 << 30, policy="skip", quarantine_path=None, max_examples=5,
     window_chunks=None
 ))]
