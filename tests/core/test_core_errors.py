@@ -70,7 +70,8 @@ def test_strict_mapping_error_names_the_field(tmp_path: Path) -> None:
         'data/train.jsonl:1: conversation_history[0].role: unknown role "bot" '
         "(expected system, developer, user, assistant, tool)\nHint: map it"
     )
-    assert isinstance(e, ValueError) and isinstance(e, BrightIngestError)
+    assert isinstance(e, ValueError)
+    assert isinstance(e, BrightIngestError)
 
 
 def test_strict_unsupported_format_is_a_detection_error(tmp_path: Path) -> None:
@@ -93,6 +94,6 @@ def test_missing_file_and_bad_options() -> None:
         _core.read_jsonl(["x"], policy="quarantine")
     with pytest.raises(ValueError, match="invalid format specification"):
         _core.read_jsonl(["x"], formats='[{"name": "x"}]')
+    spec = dict(BRIGHTRUN, parts=[{"kind": "message", "role": "bot", "fields": ["a"]}])
     with pytest.raises(ValueError, match="unknown role"):
-        spec = dict(BRIGHTRUN, parts=[{"kind": "message", "role": "bot", "fields": ["a"]}])
         _core.read_jsonl(["x"], formats=json.dumps([spec]))

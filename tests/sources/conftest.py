@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+
 from brightingest import _http
 
 ROWS = [

@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+
 from brightingest import _http
 from brightingest.errors import SourceError
 from brightingest.sources import FetchResult, fetch
-
 from tests._support.http import LoopbackServer, Reply, make_jwt
 from tests.sources.conftest import DATA, SECRET
 

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from brightingest.errors import SourceError
 from brightingest.sources import resolve
-
 from tests._support.http import LoopbackServer
 from tests.sources.conftest import DATA, SECRET
 

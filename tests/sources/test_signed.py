@@ -6,9 +6,9 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
 from brightingest.errors import SourceError
 from brightingest.sources import SignedUrlInfo, check_signed_url, is_url, redact_url
-
 from tests._support.http import make_jwt
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)

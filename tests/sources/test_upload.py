@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from brightingest.errors import SourceError
 from brightingest.sources import upload
-
 from tests._support.http import LoopbackServer, Reply
 from tests.sources.conftest import DATA, SECRET
 
