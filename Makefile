@@ -42,6 +42,7 @@ lint:
 	ruff check python tests benches trainer plugins
 	ruff format --check python tests benches trainer plugins
 	mypy
+	$(PY) -m mypy.stubtest brightingest._core
 	cargo fmt --manifest-path $(CARGO_MANIFEST) --check
 	cargo clippy --manifest-path $(CARGO_MANIFEST) --all-targets -- -D warnings
 
