@@ -45,6 +45,7 @@ __all__ = [
     "Measurement",
     "Run",
     "load_results",
+    "public_command",
     "machine",
     "main",
     "plan",
@@ -407,6 +408,41 @@ def _groups(results: list[Measurement]) -> dict[tuple[int, str, str | None], lis
     return groups
 
 
+def _summary(results: list[Measurement]) -> list[str]:
+    """One line per file: brightingest's fastest normalized ingest against the fastest peer."""
+    lines = [
+        "## Summary: to normalized messages",
+        "",
+        "brightingest's fastest ingest (`load` or `stream`, any thread count) against the fastest "
+        "peer on the same file.",
+        "",
+        "| input | brightingest | MB/s | peak RSS / input | fastest peer | MB/s | "
+        "peak RSS / input | speed ratio |",
+        "|---|---|---:|---:|---|---:|---:|---:|",
+    ]
+    rows = 0
+    for (size, fmt, comp), group in sorted(
+        _groups(results).items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")
+    ):
+        ours = [
+            m
+            for m in group
+            if not m.error
+            and m.run.contender in ("brightingest ingest", "brightingest stream-ingest")
+        ]
+        best = _fastest_peer(group)
+        if not ours or best is None:
+            continue
+        top = max(ours, key=lambda m: m.mb_s)
+        lines.append(
+            f"| {fmt} {format_size(size)} {comp or 'plain'} | {_label(top)} | "
+            f"{_fmt_num(top.mb_s)} | {top.rss_ratio:.2f}× | {_label(best)} | "
+            f"{_fmt_num(best.mb_s)} | {best.rss_ratio:.2f}× | **{top.mb_s / best.mb_s:.2f}×** |"
+        )
+        rows += 1
+    return [*lines, ""] if rows else []
+
+
 def render_markdown(
     results: list[Measurement], mach: dict[str, Any], commands: Sequence[str]
 ) -> str:
@@ -445,6 +481,7 @@ def render_markdown(
         "JSON text), not messages: their ratio compares different work.",
         "",
     ]
+    out += _summary(results)
     for (size, fmt, comp), group in sorted(
         _groups(results).items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")
     ):
@@ -521,7 +558,7 @@ def render_chart(results: list[Measurement], path: Path) -> None:
             ax.text(m.mb_s, i, f" {m.mb_s:,.0f}", va="center", fontsize=8)
         ax.set_xscale("log")
         ax.set_xlabel("MB/s (uncompressed input, log scale)")
-        ax.set_title(f"{fmt}, {format_size(size)}, plain JSONL — to normalized messages")
+        ax.set_title(f"{fmt}, {format_size(size)}, plain JSONL (peers: to normalized messages)")
         ax.tick_params(axis="y", labelsize=8)
     from matplotlib.patches import Patch
 
@@ -541,8 +578,25 @@ def render_chart(results: list[Measurement], path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def load_results(path: Path) -> tuple[list[Measurement], list[str]]:
-    """The measurements and commands of a ``--json`` file, for ``--merge``."""
+_PLUMBING = ("--out", "--chart", "--json", "--merge")
+
+
+def public_command(argv: Sequence[str]) -> str:
+    """The command line that reproduces a run, without where its outputs went."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _PLUMBING:
+            skip = True
+        elif not arg.startswith(tuple(f"{p}=" for p in _PLUMBING)):
+            kept.append(arg)
+    return " ".join(["python -m benches.compare", *kept])
+
+
+def load_results(path: Path) -> tuple[list[Measurement], list[str], dict[str, Any]]:
+    """The measurements, commands and machine of a ``--json`` file, for ``--merge``."""
     raw = json.loads(path.read_text(encoding="utf-8"))
     results = []
     for item in raw["results"]:
@@ -550,7 +604,8 @@ def load_results(path: Path) -> tuple[list[Measurement], list[str]]:
         fields["run"] = Run(**fields["run"])
         fields["times"] = tuple(fields["times"])
         results.append(Measurement(**fields))
-    return results, list(raw.get("commands", []))
+    commands = [public_command(c.split()[3:]) for c in raw.get("commands", [])]
+    return results, commands, dict(raw.get("machine", {}))
 
 
 def _compressions(text: str) -> list[str | None]:
@@ -595,8 +650,17 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="a --json file of an earlier run (same machine) whose results join this report",
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="measure nothing: rewrite the report and chart from --merge",
+    )
     args = parser.parse_args(argv)
-    earlier, earlier_commands = load_results(args.merge) if args.merge else ([], [])
+    if args.report_only and not args.merge:
+        parser.error("--report-only needs --merge FILE")
+    earlier, earlier_commands, earlier_machine = (
+        load_results(args.merge) if args.merge else ([], [], {})
+    )
 
     from benches.peers import core_unavailable_reason
 
@@ -605,13 +669,19 @@ def main(argv: list[str] | None = None) -> int:
     threads = [int(t) for t in args.threads.split(",")]
     only = [o.strip() for o in args.only.split(",")] if args.only else None
     scaling = [parse_size(s) for s in args.scaling_sizes.split(",")] if args.scaling else []
-    runs = plan(sizes, formats, args.compressions, threads, only, scaling)
+    runs = (
+        [] if args.report_only else plan(sizes, formats, args.compressions, threads, only, scaling)
+    )
     reason = core_unavailable_reason()
     if reason:
         print(f"note: {reason}; brightingest runs will be skipped", file=sys.stderr)
         runs = [r for r in runs if not r.contender.startswith("brightingest")]
 
-    mach = machine()
+    mach = earlier_machine if args.report_only and earlier_machine else machine()
+    if earlier_machine and not args.report_only:
+        # One report over several runs: it starts where the first one started.
+        mach["load_avg"] = earlier_machine.get("load_avg")
+        mach["date"] = str(earlier_machine.get("date", mach["date"])).split(" to ")[0]
     results: list[Measurement] = []
     for i, run in enumerate(runs, 1):
         label = (
@@ -624,9 +694,13 @@ def main(argv: list[str] | None = None) -> int:
         outcome = m.error or f"{m.seconds:.2f}s {m.mb_s:,.1f} MB/s {m.peak_rss_mb:,.0f} MB RSS"
         print(outcome, file=sys.stderr, flush=True)
 
-    if hasattr(os, "getloadavg"):
-        mach["load_avg_end"] = os.getloadavg()
-    commands = [*earlier_commands, ("python -m benches.compare " + " ".join(argv)).strip()]
+    if not args.report_only:
+        if hasattr(os, "getloadavg"):
+            mach["load_avg_end"] = os.getloadavg()
+        mach["date"] = f"{mach['date']} to {machine()['date']}"
+    commands = list(earlier_commands)
+    if runs:
+        commands.append(public_command(argv))
     results = earlier + results
     args.out.write_text(render_markdown(results, mach, commands), encoding="utf-8")
     render_chart(results, args.chart)

@@ -67,6 +67,10 @@ def test_report_ratios_are_against_the_fastest_peer() -> None:
     )
     assert "| json-loop | 25.0 | 12,500 | 4.00× (400 MB) | 4.00 | 0.25× |" in text
     assert "| duckdb (2T) | failed: exit 1: boom | | | | |" in text
+    assert (
+        "| openai 100MB plain | brightingest ingest (2T) | 400 | 4.00× | polars (2T) | 100 | "
+        "4.00× | **4.00×** |"
+    ) in text
     assert "| 4GB (4,000 MB) | 10.00 | 400 | 300 MB | 0.075× | 1.0× | 1.00× |" in text
     # Sorted fastest first; the ceiling row has no rows/s or RSS.
     table = text.split("| contender |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
@@ -107,5 +111,17 @@ def test_end_to_end_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     text = out.read_text()
     assert "## openai, 120KB" in text
     assert "## openai, 130KB" in text
-    assert "`python -m benches.compare --sizes 120KB" in text
-    assert ", then `python -m benches.compare --sizes 130KB" in text
+    first = "`python -m benches.compare --sizes 120KB --formats openai --compressions plain"
+    assert f"Reproduce: {first} --reps 1 --only orjson-loop,ceiling`, then `" in text
+    assert "--only json-loop` (writes" in text
+    assert str(tmp_path) not in text  # where the outputs went is not part of the recipe
+    # --report-only rewrites the report from the merged results without measuring.
+    (tmp_path / "R.md").unlink()
+    argv3 = ["--report-only", "--merge", str(raw), "--out", str(out), "--chart", str(chart)]
+    assert compare.main(argv3) == 0
+    assert "## openai, 120KB" in out.read_text()
+
+
+def test_public_command_drops_output_paths() -> None:
+    argv = ["--sizes", "1GB", "--out", "/tmp/x.md", "--json=/tmp/x.json", "--scaling"]
+    assert compare.public_command(argv) == "python -m benches.compare --sizes 1GB --scaling"
