@@ -88,6 +88,9 @@ enum ChunkData {
 struct Chunk {
     file: usize,
     data: ChunkData,
+    /// The memory map the chunk's bytes live in, if any: its pages are released once the
+    /// chunk is parsed, so that RSS stays bounded however large the file.
+    map: Option<Arc<memmap2::Mmap>>,
     file_start: bool,
     file_end: bool,
 }
@@ -124,10 +127,8 @@ enum Open {
     Mapped {
         mmap: Shared,
         pos: usize,
-        /// The memory map itself, when the bytes are a mapped file: its processed range is
-        /// released after each window so that RSS stays bounded however large the file.
+        /// The memory map itself, when the bytes are a mapped file.
         map: Option<Arc<memmap2::Mmap>>,
-        released: usize,
     },
     Stream {
         reader: Box<dyn Read + Send>,
@@ -147,10 +148,21 @@ struct FileEntry {
 }
 
 /// A streaming read over files, in input order.
-pub struct Reader {
+/// Where chunks come from: the files, the one being cut, and the options that shape chunks.
+/// Kept apart from the rest of the reader so that a window can be cut (and decompressed) on
+/// one thread while the previous window is parsed on the pool.
+struct Source {
     files: Vec<FileEntry>,
     next_file: usize,
     current: Option<(usize, Open)>,
+    opts: ReadOptions,
+    report: Arc<Mutex<Report>>,
+}
+
+pub struct Reader {
+    source: Source,
+    /// The next window, cut while the previous one was parsed.
+    ahead: Option<Result<Vec<Chunk>, IngestError>>,
     formats: Option<Arc<FormatSet>>,
     format_names: Vec<String>,
     opts: ReadOptions,
@@ -220,15 +232,22 @@ impl Reader {
                 memory: None,
             })
             .collect();
+        let opts = ReadOptions { threads, ..opts };
+        let report = Arc::new(Mutex::new(report));
         Ok(Reader {
-            files,
-            next_file: 0,
-            current: None,
+            source: Source {
+                files,
+                next_file: 0,
+                current: None,
+                opts: opts.clone(),
+                report: report.clone(),
+            },
+            ahead: None,
             formats: formats.map(Arc::new),
             format_names,
-            opts: ReadOptions { threads, ..opts },
+            opts,
             pool,
-            report: Arc::new(Mutex::new(report)),
+            report,
             pending: VecDeque::new(),
             quarantine,
             finished: false,
@@ -244,7 +263,7 @@ impl Reader {
     ) -> Result<Reader, IngestError> {
         let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
         let mut r = Reader::new(names.clone(), Some(names), formats, opts)?;
-        for (entry, (_, bytes)) in r.files.iter_mut().zip(files) {
+        for (entry, (_, bytes)) in r.source.files.iter_mut().zip(files) {
             entry.memory = Some(Arc::new(bytes));
         }
         Ok(r)
@@ -292,7 +311,14 @@ impl Reader {
             if self.finished {
                 return Ok(None);
             }
-            let window = self.next_window()?;
+            let window = match self
+                .ahead
+                .take()
+                .unwrap_or_else(|| self.source.next_window())
+            {
+                Ok(w) => w,
+                Err(e) => return Err(self.fail(e)),
+            };
             if window.is_empty() {
                 self.finished = true;
                 if let Some(q) = self.quarantine.as_mut() {
@@ -302,18 +328,40 @@ impl Reader {
                 continue;
             }
             let formats = self.formats.clone();
-            let opts = self.opts.clone();
+            let opts = &self.opts;
             let nformats = self.format_names.len();
-            let outs: Vec<ChunkOut> = self.pool.install(|| {
-                window
-                    .par_iter()
-                    .map(|c| process_chunk(c, formats.as_deref(), &opts, nformats))
-                    .collect()
+            let pool = &self.pool;
+            let source = &mut self.source;
+            // Cut (and decompress) the next window on this thread while the pool parses this
+            // one: a gzip or zstd stream then costs max(decompress, parse), not their sum.
+            let (outs, ahead) = std::thread::scope(|scope| {
+                let ahead = scope.spawn(|| source.next_window());
+                let outs: Vec<ChunkOut> = pool.install(|| {
+                    window
+                        .par_iter()
+                        .map(|c| process_chunk(c, formats.as_deref(), opts, nformats))
+                        .collect()
+                });
+                (outs, ahead.join())
             });
+            self.ahead = Some(ahead.unwrap_or_else(|_| {
+                Err(IngestError::Config("the reading thread panicked".into()))
+            }));
+            release_pages(&window);
             drop(window);
-            self.assemble(outs)?;
-            self.release_mapped();
+            if let Err(e) = self.assemble(outs) {
+                return Err(self.fail(e));
+            }
         }
+    }
+
+    /// A fatal error ends the read: later calls return `None`.
+    #[cold]
+    fn fail(&mut self, e: IngestError) -> IngestError {
+        self.finished = true;
+        self.ahead = None;
+        self.pending.clear();
+        e
     }
 
     fn assemble(&mut self, outs: Vec<ChunkOut>) -> Result<(), IngestError> {
@@ -322,7 +370,7 @@ impl Reader {
             .lock()
             .map_err(|_| IngestError::Config("report lock poisoned".into()))?;
         for out in outs {
-            let entry = &mut self.files[out.file];
+            let entry = &mut self.source.files[out.file];
             let first = entry.next_line;
             let name = entry.name.clone();
             entry.next_line += out.lines;
@@ -375,39 +423,9 @@ impl Reader {
         debug_assert!(report.balanced());
         Ok(())
     }
+}
 
-    /// Drop the pages of the current mapped file that every chunk so far has finished with.
-    /// They stay in the page cache; they just stop counting toward this process's RSS.
-    fn release_mapped(&mut self) {
-        if let Some((
-            _,
-            Open::Mapped {
-                map: Some(map),
-                pos,
-                released,
-                ..
-            },
-        )) = self.current.as_mut()
-        {
-            const PAGE: usize = 4096;
-            let upto = *pos / PAGE * PAGE;
-            if upto > *released {
-                // SAFETY: the range lies inside the map, no chunk referencing it is alive (the
-                // window was dropped), and batches own copies of their strings. For a read-only
-                // file mapping, DONTNEED only drops our view; a later access would re-read the file.
-                #[cfg(unix)]
-                unsafe {
-                    let _ = map.unchecked_advise_range(
-                        memmap2::UncheckedAdvice::DontNeed,
-                        *released,
-                        upto - *released,
-                    );
-                }
-                *released = upto;
-            }
-        }
-    }
-
+impl Source {
     /// Cut the next window of chunks, opening files as needed.
     fn next_window(&mut self) -> Result<Vec<Chunk>, IngestError> {
         let max_chunks = if self.opts.window_chunks > 0 {
@@ -447,13 +465,11 @@ impl Reader {
                         mmap: map.clone() as Shared,
                         pos: 0,
                         map: Some(map),
-                        released: 0,
                     },
                     Input::Memory(mmap) => Open::Mapped {
                         mmap,
                         pos: 0,
                         map: None,
-                        released: 0,
                     },
                     Input::Empty => Open::Done,
                     Input::Stream(reader) => Open::Stream {
@@ -489,7 +505,7 @@ impl Reader {
         let target = self.opts.chunk_bytes;
         match state {
             Open::Done => Ok(None),
-            Open::Mapped { mmap, pos, .. } => {
+            Open::Mapped { mmap, pos, map } => {
                 let bytes = (**mmap).as_ref();
                 if *pos >= bytes.len() {
                     return Ok(None);
@@ -499,6 +515,7 @@ impl Reader {
                 *pos = end;
                 Ok(Some(Chunk {
                     file,
+                    map: map.clone(),
                     data: ChunkData::Mapped(mmap.clone(), start, end),
                     file_start: start == 0,
                     file_end: end == bytes.len(),
@@ -536,6 +553,7 @@ impl Reader {
                         }
                         return Ok(Some(Chunk {
                             file,
+                            map: None,
                             data: ChunkData::Owned(buf),
                             file_start,
                             file_end: true,
@@ -545,6 +563,7 @@ impl Reader {
                         *carry = buf.split_off(i + 1);
                         return Ok(Some(Chunk {
                             file,
+                            map: None,
                             data: ChunkData::Owned(buf),
                             file_start,
                             file_end: false,
@@ -571,6 +590,7 @@ impl Reader {
                         }
                         return Ok(Some(Chunk {
                             file,
+                            map: None,
                             data: ChunkData::TooLong(len),
                             file_start,
                             file_end: *eof && carry.is_empty(),
@@ -588,6 +608,37 @@ impl Reader {
                     if buf.len() == before {
                         *eof = true;
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Release the pages of parsed chunks from this process's memory map (they stay in the page
+/// cache). Each chunk releases from the page holding its first byte to the page holding its
+/// last; the page it shares with the next chunk goes when that chunk is released. Releasing a
+/// page that a later chunk still needs is safe: it is read back from the page cache.
+fn release_pages(window: &[Chunk]) {
+    const PAGE: usize = 4096;
+    for c in window {
+        if let (Some(map), ChunkData::Mapped(_, start, end)) = (&c.map, &c.data) {
+            let from = start / PAGE * PAGE;
+            let to = if *end == map.len() {
+                *end
+            } else {
+                end / PAGE * PAGE
+            };
+            if to > from {
+                // SAFETY: [from, to) lies inside the map; batches own copies of their strings,
+                // so nothing reads these pages through a reference after this call, and for a
+                // read-only file mapping DONTNEED only drops our view of them.
+                #[cfg(unix)]
+                unsafe {
+                    let _ = map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        from,
+                        to - from,
+                    );
                 }
             }
         }

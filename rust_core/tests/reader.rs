@@ -269,3 +269,42 @@ fn quarantine_keeps_bad_lines_verbatim() {
     assert_eq!(recs[0]["category"], "invalid_json");
     assert_eq!(recs[1]["base64"], "//4=");
 }
+
+#[test]
+fn a_fatal_error_ends_the_read() {
+    let mut data = Vec::new();
+    for i in 0..2000 {
+        data.extend_from_slice(
+            format!("{{\"current_user_input\":\"q{i}\",\"target_response\":\"a\"}}\n").as_bytes(),
+        );
+    }
+    data.extend_from_slice(b"{broken\n");
+    data.extend_from_slice(b"{\"current_user_input\":\"q\",\"target_response\":\"a\"}\n");
+    let o = ReadOptions {
+        policy: Policy::Strict,
+        ..opts(2, 256)
+    };
+    let mut r = Reader::from_memory(
+        vec![("m.jsonl".into(), data)],
+        Some(formats(&[BRIGHTRUN])),
+        o,
+    )
+    .unwrap();
+    let mut rows = 0;
+    let err = loop {
+        match r.next_batch() {
+            Ok(Some(b)) => rows += b.num_rows(),
+            Ok(None) => panic!("the bad line was not reported"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(err, _core::IngestError::Line { line: 2001, .. }),
+        "{err:?}"
+    );
+    assert!(rows <= 2000);
+    assert!(
+        r.next_batch().unwrap().is_none(),
+        "a failed read must not go on"
+    );
+}
