@@ -13,10 +13,11 @@ demo:
 	$(PY) -m brightingest convert $(SAMPLE) -o out/sample.openai.jsonl --to openai
 	@echo "wrote out/sample.openai.jsonl"
 
-## Install everything the tests need (the package editable, the [test,train] extras, the
-## third-party plugin in plugins/), then run every test: Rust, then Python.
+## Install everything the tests need (the package editable; the [test,train] extras; [bench],
+## whose peers' correctness is tested in tests/benches; the third-party plugin in plugins/),
+## then run every test: Rust, then Python.
 install-test:
-	$(PIP) install --quiet -e ".[test,train]"
+	$(PIP) install --quiet -e ".[test,train,bench]"
 	$(PIP) install --quiet -e plugins/brightingest-trl
 
 test: install-test test-rust test-python
