@@ -93,6 +93,8 @@ def test_child_ceiling_measures_a_file(tmp_path: Path) -> None:
 
 
 def test_end_to_end_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("orjson")
+    pytest.importorskip("matplotlib")
     monkeypatch.setenv("BRIGHTINGEST_BENCH_DATA", str(tmp_path / "data"))
     out, chart, raw = tmp_path / "R.md", tmp_path / "r.png", tmp_path / "r.json"
     argv = ["--sizes", "120KB", "--formats", "openai", "--compressions", "plain", "--reps", "1"]

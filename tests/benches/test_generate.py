@@ -173,7 +173,7 @@ def test_single_turn_formats_get_wrong_type_instead_of_unknown_role() -> None:
 
 
 def test_compressed_files_hold_the_plain_bytes() -> None:
-    import zstandard
+    zstandard = pytest.importorskip("zstandard")
 
     plain = generate("sharegpt", SIZE)
     gz = generate("sharegpt", SIZE, compression="gzip")
