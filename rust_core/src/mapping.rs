@@ -385,8 +385,8 @@ impl FormatSet {
     ) -> Result<(Vec<Msg<'a>>, Option<Cow<'a, str>>, Option<String>), LineIssue> {
         let f = &self.formats[fi];
         let mut msgs: Vec<Msg<'a>> = Vec::with_capacity(8);
-        let mut srcs: Vec<String> = Vec::new();
-        let track = |srcs: &mut Vec<String>, s: String| srcs.push(s);
+        // Where each message came from, for error messages only: built without allocating.
+        let mut srcs: Vec<Src<'_>> = Vec::with_capacity(8);
         for part in &f.parts {
             match part {
                 Part::Message {
@@ -428,7 +428,7 @@ impl FormatSet {
                         tool_calls: None,
                         tool_call_id: None,
                     });
-                    track(&mut srcs, names[0].clone());
+                    srcs.push(Src::Field(&names[0]));
                 }
                 Part::List {
                     field,
@@ -463,7 +463,7 @@ impl FormatSet {
                                 tool_calls: None,
                                 tool_call_id: None,
                             });
-                            track(&mut srcs, field.clone());
+                            srcs.push(Src::Field(field));
                             continue;
                         }
                         Some(Json::Arr(items)) => items,
@@ -477,11 +477,11 @@ impl FormatSet {
                         }
                     };
                     for (i, item) in items.into_iter().enumerate() {
-                        let path = format!("{field}[{i}]");
+                        let src = Src::Item(field, i);
                         let Json::Obj(mut obj) = item else {
-                            return Err(wrong_type(&path, "a message object", &item));
+                            return Err(wrong_type(&src.path(), "a message object", &item));
                         };
-                        let role_path = || format!("{path}.{role_key}");
+                        let role_path = || src.sub(role_key);
                         let role = match take_in(&mut obj, role_key) {
                             Some(Json::Str(r)) => match canonical_role(&r, roles, &f.roles) {
                                 Some(c) => c,
@@ -492,19 +492,17 @@ impl FormatSet {
                                 return Err(wrong_type(&role_path(), "a string", &other))
                             }
                         };
-                        let tool_calls = match tool_calls_key
-                            .as_deref()
-                            .and_then(|k| take_in(&mut obj, k))
-                        {
-                            None | Some(Json::Null) => None,
-                            Some(Json::Arr(a)) if a.is_empty() => None,
-                            Some(v @ Json::Arr(_)) => Some(v.to_json()),
-                            Some(other) => {
-                                let k = tool_calls_key.as_deref().unwrap_or("tool_calls");
-                                return Err(wrong_type(&format!("{path}.{k}"), "a list", &other));
-                            }
-                        };
-                        let content_path = || format!("{path}.{content_key}");
+                        let tool_calls =
+                            match tool_calls_key.as_deref().and_then(|k| take_in(&mut obj, k)) {
+                                None | Some(Json::Null) => None,
+                                Some(Json::Arr(a)) if a.is_empty() => None,
+                                Some(v @ Json::Arr(_)) => Some(v.to_json()),
+                                Some(other) => {
+                                    let k = tool_calls_key.as_deref().unwrap_or("tool_calls");
+                                    return Err(wrong_type(&src.sub(k), "a list", &other));
+                                }
+                            };
+                        let content_path = || src.sub(content_key);
                         let content = match take_in(&mut obj, content_key) {
                             Some(Json::Str(s)) => s,
                             Some(Json::Arr(parts)) => text_parts(parts, &content_path())?,
@@ -529,13 +527,12 @@ impl FormatSet {
                                     None
                                 }
                             }
-                            Some(v) => Some(parse_weight(
-                                &v,
-                                &format!("{path}.{}", weight_key.as_deref().unwrap_or("weight")),
-                            )?),
+                            Some(v) => Some(parse_weight(&v, || {
+                                src.sub(weight_key.as_deref().unwrap_or("weight"))
+                            })?),
                         };
-                        let name = opt_str(&mut obj, name_key.as_deref(), &path)?;
-                        let tool_call_id = opt_str(&mut obj, tool_call_id_key.as_deref(), &path)?;
+                        let name = opt_str(&mut obj, name_key.as_deref(), src)?;
+                        let tool_call_id = opt_str(&mut obj, tool_call_id_key.as_deref(), src)?;
                         msgs.push(Msg {
                             role,
                             content,
@@ -544,7 +541,7 @@ impl FormatSet {
                             tool_calls,
                             tool_call_id,
                         });
-                        track(&mut srcs, path);
+                        srcs.push(src);
                     }
                 }
                 Part::Pairs {
@@ -565,11 +562,11 @@ impl FormatSet {
                         }
                     };
                     for (i, item) in items.into_iter().enumerate() {
-                        let path = format!("{field}[{i}]");
                         let pair = match item {
                             Json::Arr(p) if p.len() == 2 => p,
                             other => {
-                                return Err(wrong_type(&path, "a [user, assistant] pair", &other))
+                                let path = Src::Item(field, i).path();
+                                return Err(wrong_type(&path, "a [user, assistant] pair", &other));
                             }
                         };
                         for (j, (v, role)) in
@@ -578,11 +575,8 @@ impl FormatSet {
                             let content = match v {
                                 Json::Str(s) => s,
                                 other => {
-                                    return Err(wrong_type(
-                                        &format!("{path}[{j}]"),
-                                        "a string",
-                                        &other,
-                                    ))
+                                    let path = Src::Pair(field, i, j).path();
+                                    return Err(wrong_type(&path, "a string", &other));
                                 }
                             };
                             msgs.push(Msg {
@@ -597,7 +591,7 @@ impl FormatSet {
                                 tool_calls: None,
                                 tool_call_id: None,
                             });
-                            track(&mut srcs, format!("{path}[{j}]"));
+                            srcs.push(Src::Pair(field, i, j));
                         }
                     }
                 }
@@ -674,13 +668,40 @@ fn take_in<'a>(obj: &mut [(Cow<'a, str>, Json<'a>)], key: &str) -> Option<Json<'
 fn opt_str<'a>(
     obj: &mut [(Cow<'a, str>, Json<'a>)],
     key: Option<&str>,
-    path: &str,
+    src: Src<'_>,
 ) -> Result<Option<Cow<'a, str>>, LineIssue> {
     let Some(key) = key else { return Ok(None) };
     match take_in(obj, key) {
         None | Some(Json::Null) => Ok(None),
         Some(Json::Str(s)) => Ok(Some(s)),
-        Some(other) => Err(wrong_type(&format!("{path}.{key}"), "a string", &other)),
+        Some(other) => Err(wrong_type(&src.sub(key), "a string", &other)),
+    }
+}
+
+/// Where a message came from in the row, rendered as a field path only for error messages.
+#[derive(Clone, Copy, Debug)]
+enum Src<'s> {
+    /// A top-level field.
+    Field(&'s str),
+    /// Item `i` of a list field.
+    Item(&'s str, usize),
+    /// Half `j` of pair `i` of a pairs field.
+    Pair(&'s str, usize, usize),
+}
+
+impl Src<'_> {
+    #[cold]
+    fn path(self) -> String {
+        match self {
+            Src::Field(f) => f.to_string(),
+            Src::Item(f, i) => format!("{f}[{i}]"),
+            Src::Pair(f, i, j) => format!("{f}[{i}][{j}]"),
+        }
+    }
+
+    #[cold]
+    fn sub(self, key: &str) -> String {
+        format!("{}.{key}", self.path())
     }
 }
 
@@ -730,7 +751,7 @@ fn text_parts<'a>(parts: Vec<Json<'a>>, path: &str) -> Result<Cow<'a, str>, Line
     })
 }
 
-fn parse_weight(v: &Json<'_>, path: &str) -> Result<i8, LineIssue> {
+fn parse_weight(v: &Json<'_>, path: impl Fn() -> String) -> Result<i8, LineIssue> {
     if let Json::Num(n) = v {
         if let Some(i) = n.as_i64() {
             if i == 0 || i == 1 {
@@ -750,7 +771,7 @@ fn parse_weight(v: &Json<'_>, path: &str) -> Result<i8, LineIssue> {
         Category::InvalidWeight,
         format!("weight {shown} (expected 0 or 1)"),
     )
-    .with_field(path)
+    .with_field(path())
     .with_hint("weight says whether an assistant message is trained on: use 0 or 1"))
 }
 
@@ -778,7 +799,7 @@ pub fn canonical_role(
         })
 }
 
-fn validate(msgs: &[Msg<'_>], srcs: &[String]) -> Result<(), LineIssue> {
+fn validate(msgs: &[Msg<'_>], srcs: &[Src<'_>]) -> Result<(), LineIssue> {
     if msgs.is_empty() {
         return Err(
             LineIssue::new(Category::EmptyConversation, "the row has no messages")
@@ -798,7 +819,7 @@ fn validate(msgs: &[Msg<'_>], srcs: &[String]) -> Result<(), LineIssue> {
                     i + 1
                 ),
             )
-            .with_field(srcs[i].clone())
+            .with_field(srcs[i].path())
             .with_hint("put system messages first; chat templates reject them mid-conversation"));
         }
         if !is_system {
@@ -809,7 +830,7 @@ fn validate(msgs: &[Msg<'_>], srcs: &[String]) -> Result<(), LineIssue> {
                 Category::EmptyContent,
                 format!("empty content in a {} message", m.role),
             )
-            .with_field(srcs[i].clone())
+            .with_field(srcs[i].path())
             .with_hint("fill or drop empty turns in the export"));
         }
         if m.role == "assistant" && m.weight != Some(0) {
