@@ -16,6 +16,10 @@ use crate::mapping::FormatSet;
 use crate::reader::{Policy, ReadOptions, Reader};
 use crate::report::Report;
 
+// The allocator is glibc's on purpose. mimalloc as the global allocator was measured (7 fresh
+// processes each, whole-table ingest of a 100 MB BrightRun file, 2 threads): median 0.170 s vs
+// 0.194 s, but peak RSS 290 MB vs 203 MB; the whole-table memory budget (1.3x the input) wins.
+
 pyo3::import_exception!(brightingest.errors, JsonlDecodeError);
 pyo3::import_exception!(brightingest.errors, MappingError);
 pyo3::import_exception!(brightingest.errors, FormatDetectionError);
