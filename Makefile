@@ -10,6 +10,7 @@ SAMPLE = examples/brightrun_v4_sample.jsonl
 demo:
 	$(PIP) install --quiet .
 	$(PY) -m brightingest inspect $(SAMPLE)
+	mkdir -p out
 	$(PY) -m brightingest convert $(SAMPLE) -o out/sample.openai.jsonl --to openai
 	@echo "wrote out/sample.openai.jsonl"
 
