@@ -97,3 +97,11 @@ def test_missing_file_and_bad_options() -> None:
     spec = dict(BRIGHTRUN, parts=[{"kind": "message", "role": "bot", "fields": ["a"]}])
     with pytest.raises(ValueError, match="unknown role"):
         _core.read_jsonl(["x"], formats=json.dumps([spec]))
+
+
+def test_python_and_rust_agree_on_the_public_categories() -> None:
+    from brightingest.report import CATEGORIES, FORMAT_CATEGORIES, READER_CATEGORIES
+
+    assert tuple(_core.READER_CATEGORIES) == READER_CATEGORIES
+    assert tuple(_core.MAPPING_CATEGORIES) == FORMAT_CATEGORIES
+    assert len(set(CATEGORIES)) == len(CATEGORIES)

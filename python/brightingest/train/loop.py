@@ -523,8 +523,8 @@ def train(
                         info["eval_loss"] = last_eval
                 if progress is not None:
                     progress(info)
-                if stop.is_set():
-                    interrupted = True
+                interrupted = stop.is_set()
+                if interrupted or (config.save_every and state["step"] % config.save_every == 0):
                     _save_checkpoint(
                         ckpt_root,
                         state["step"],
@@ -534,17 +534,8 @@ def train(
                         state,
                         config.keep_checkpoints,
                     )
+                if interrupted:
                     break
-                if config.save_every and state["step"] % config.save_every == 0:
-                    _save_checkpoint(
-                        ckpt_root,
-                        state["step"],
-                        peft_model,
-                        optimizer,
-                        scheduler,
-                        state,
-                        config.keep_checkpoints,
-                    )
             if not interrupted:
                 if not state["evals"] or state["evals"][-1]["step"] != state["step"]:
                     last_eval = evaluate()
