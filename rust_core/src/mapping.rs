@@ -2,12 +2,13 @@
 //! validated chat messages natively: no Python per row.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
+use bumpalo::Bump;
 use serde::Deserialize;
 
 use crate::error::{quote, Category, IngestError, LineIssue};
-use crate::parse::{Field, Json, Want};
+use crate::parse::{parse_value, BVec, Field, Json, Want};
 use crate::table::Msg;
 
 /// Canonical roles after mapping.
@@ -119,8 +120,8 @@ enum Keep {
 pub struct FormatSet {
     formats: Vec<FormatSpec>,
     names: Vec<String>,
-    /// Keys each format reads (not kept in its metadata).
-    reads: Vec<HashSet<String>>,
+    /// Keys each format reads (not kept in its metadata): a handful each, scanned linearly.
+    reads: Vec<Vec<String>>,
     keep: Vec<Keep>,
     /// Keys to build, then keys to keep raw: a few entries each, so a linear scan beats hashing.
     parse_keys: Vec<String>,
@@ -148,7 +149,7 @@ impl FormatSet {
                     f.name
                 )));
             }
-            let mut r: HashSet<String> = f.signature.iter().cloned().collect();
+            let mut r: Vec<String> = f.signature.clone();
             for p in &f.parts {
                 match p {
                     Part::Message {
@@ -189,7 +190,7 @@ impl FormatSet {
                                 )));
                             }
                         }
-                        r.insert(field.clone());
+                        r.push(field.clone());
                     }
                     Part::Pairs {
                         field,
@@ -197,12 +198,18 @@ impl FormatSet {
                         ..
                     } => {
                         check_weight(&f.name, *assistant_weight)?;
-                        r.insert(field.clone());
+                        r.push(field.clone());
                     }
                 }
             }
             r.extend(f.id_field.iter().cloned());
             r.extend(f.tools_field.iter().cloned());
+            let mut seen = Vec::new();
+            r.retain(|k| {
+                let new = !seen.contains(k);
+                seen.push(k.clone());
+                new
+            });
             for k in &r {
                 if !parse_keys.contains(k) {
                     parse_keys.push(k.clone());
@@ -277,8 +284,13 @@ impl FormatSet {
         }
     }
 
-    /// Map one parsed object. Fields are taken out of `fields` as they are used.
-    pub fn map_row<'a>(&self, mut fields: Vec<(Cow<'a, str>, Field<'a>)>) -> Mapped<'a> {
+    /// Map one parsed object. Fields are taken out of `fields` as they are used; messages and
+    /// metadata are built in the line's arena.
+    pub fn map_row<'a>(
+        &self,
+        fields: &mut [(Cow<'a, str>, Field<'a>)],
+        bump: &'a Bump,
+    ) -> Mapped<'a> {
         // A file-metadata line: `{"_meta": {...}}` and nothing else.
         if fields.len() == 1 && self.meta_keys.iter().any(|k| k == &fields[0].0) {
             let text = match &fields[0].1 {
@@ -289,13 +301,13 @@ impl FormatSet {
             return Mapped::Meta(fields[0].0.to_string(), text);
         }
         let Some(fi) = (0..self.formats.len())
-            .find(|&i| self.formats[i].signature.iter().all(|k| has(&fields, k)))
+            .find(|&i| self.formats[i].signature.iter().all(|k| has(fields, k)))
         else {
-            return Mapped::Skip(self.unsupported(&fields));
+            return Mapped::Skip(self.unsupported(fields));
         };
-        match self.map_with(fi, &mut fields) {
+        match self.map_with(fi, fields, bump) {
             Ok((messages, id, tools)) => {
-                let metadata = self.metadata(fi, &fields);
+                let metadata = self.metadata(fi, fields, bump);
                 Mapped::Row {
                     format: fi,
                     messages,
@@ -345,15 +357,20 @@ impl FormatSet {
         }
     }
 
-    fn metadata(&self, fi: usize, fields: &[(Cow<'_, str>, Field<'_>)]) -> Option<String> {
+    fn metadata<'a>(
+        &self,
+        fi: usize,
+        fields: &[(Cow<'_, str>, Field<'_>)],
+        bump: &'a Bump,
+    ) -> Option<&'a str> {
         let keep = self.keep[fi];
         if keep == Keep::Nothing {
             return None;
         }
         let reads = &self.reads[fi];
-        let mut out = String::new();
+        let mut out = bumpalo::collections::String::with_capacity_in(256, bump);
         for (k, v) in fields {
-            if reads.contains(k.as_ref()) {
+            if reads.iter().any(|r| r == k) {
                 continue;
             }
             if keep == Keep::Keys && !self.raw_keys.iter().any(|r| r == k) {
@@ -365,7 +382,7 @@ impl FormatSet {
                 Field::Skipped => continue,
             };
             out.push(if out.is_empty() { '{' } else { ',' });
-            out.push_str(&serde_json::to_string(k.as_ref()).unwrap_or_default());
+            push_json_str(&mut out, k);
             out.push(':');
             out.push_str(&text);
         }
@@ -373,7 +390,7 @@ impl FormatSet {
             None
         } else {
             out.push('}');
-            Some(out)
+            Some(out.into_bump_str())
         }
     }
 
@@ -382,11 +399,12 @@ impl FormatSet {
         &self,
         fi: usize,
         fields: &mut [(Cow<'a, str>, Field<'a>)],
-    ) -> Result<(Vec<Msg<'a>>, Option<Cow<'a, str>>, Option<String>), LineIssue> {
+        bump: &'a Bump,
+    ) -> Result<(BVec<'a, Msg<'a>>, Option<Cow<'a, str>>, Option<String>), LineIssue> {
         let f = &self.formats[fi];
-        let mut msgs: Vec<Msg<'a>> = Vec::with_capacity(8);
+        let mut msgs: BVec<'a, Msg<'a>> = BVec::with_capacity_in(8, bump);
         // Where each message came from, for error messages only: built without allocating.
-        let mut srcs: Vec<Src<'_>> = Vec::with_capacity(8);
+        let mut srcs: BVec<'_, Src<'_>> = BVec::with_capacity_in(8, bump);
         for part in &f.parts {
             match part {
                 Part::Message {
@@ -396,7 +414,7 @@ impl FormatSet {
                     weight,
                     separator,
                 } => {
-                    let first = take(fields, &names[0]);
+                    let first = take(fields, bump, &names[0]);
                     let mut content: Cow<'a, str> = match first {
                         None | Some(Json::Null) if *optional => continue,
                         None | Some(Json::Null) => return Err(missing(&names[0], &f.name)),
@@ -407,7 +425,7 @@ impl FormatSet {
                         continue;
                     }
                     for extra in &names[1..] {
-                        match take(fields, extra) {
+                        match take(fields, bump, extra) {
                             None | Some(Json::Null) => {}
                             Some(Json::Str(s)) if s.trim().is_empty() => {}
                             Some(Json::Str(s)) => {
@@ -443,7 +461,7 @@ impl FormatSet {
                     optional,
                     string_role,
                 } => {
-                    let items = match take(fields, field) {
+                    let items = match take(fields, bump, field) {
                         None | Some(Json::Null) if *optional => continue,
                         None | Some(Json::Null) => return Err(missing(field, &f.name)),
                         Some(Json::Str(s)) if string_role.is_some() => {
@@ -549,7 +567,7 @@ impl FormatSet {
                     optional,
                     assistant_weight,
                 } => {
-                    let items = match take(fields, field) {
+                    let items = match take(fields, bump, field) {
                         None | Some(Json::Null) if *optional => continue,
                         None | Some(Json::Null) => return Err(missing(field, &f.name)),
                         Some(Json::Arr(items)) => items,
@@ -598,7 +616,7 @@ impl FormatSet {
             }
         }
         validate(&msgs, &srcs)?;
-        let id = match f.id_field.as_deref().and_then(|k| take(fields, k)) {
+        let id = match f.id_field.as_deref().and_then(|k| take(fields, bump, k)) {
             None | Some(Json::Null) => None,
             Some(Json::Str(s)) => Some(s),
             Some(Json::Num(n)) => Some(Cow::Owned(n.to_string())),
@@ -610,7 +628,7 @@ impl FormatSet {
                 ))
             }
         };
-        let tools = match f.tools_field.as_deref().and_then(|k| take(fields, k)) {
+        let tools = match f.tools_field.as_deref().and_then(|k| take(fields, bump, k)) {
             None | Some(Json::Null) => None,
             Some(v) => Some(v.to_json()),
         };
@@ -623,10 +641,10 @@ impl FormatSet {
 pub enum Mapped<'a> {
     Row {
         format: usize,
-        messages: Vec<Msg<'a>>,
+        messages: BVec<'a, Msg<'a>>,
         id: Option<Cow<'a, str>>,
         tools: Option<String>,
-        metadata: Option<String>,
+        metadata: Option<&'a str>,
     },
     /// A file-metadata line: (key, value as JSON text).
     Meta(String, String),
@@ -649,11 +667,15 @@ fn has(fields: &[(Cow<'_, str>, Field<'_>)], key: &str) -> bool {
 }
 
 /// Take a parsed top-level field out of the row (leaving `Skipped` behind).
-fn take<'a>(fields: &mut [(Cow<'a, str>, Field<'a>)], key: &str) -> Option<Json<'a>> {
+fn take<'a>(
+    fields: &mut [(Cow<'a, str>, Field<'a>)],
+    bump: &'a Bump,
+    key: &str,
+) -> Option<Json<'a>> {
     let slot = fields.iter_mut().find(|(k, _)| k == key)?;
     match std::mem::replace(&mut slot.1, Field::Skipped) {
         Field::Parsed(j) => Some(j),
-        Field::Raw(r) => serde_json::from_str::<Json<'a>>(r.get()).ok(),
+        Field::Raw(r) => parse_value(r.get(), bump).ok(),
         Field::Skipped => None,
     }
 }
@@ -676,6 +698,18 @@ fn opt_str<'a>(
         Some(Json::Str(s)) => Ok(Some(s)),
         Some(other) => Err(wrong_type(&src.sub(key), "a string", &other)),
     }
+}
+
+/// Append `s` as a JSON string literal (keys are short; escapes are rare).
+fn push_json_str(out: &mut bumpalo::collections::String<'_>, s: &str) {
+    out.push('"');
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push_str(s);
+    } else {
+        let quoted = serde_json::to_string(s).unwrap_or_default();
+        out.push_str(&quoted[1..quoted.len() - 1]);
+    }
+    out.push('"');
 }
 
 /// Where a message came from in the row, rendered as a field path only for error messages.
@@ -706,7 +740,7 @@ impl Src<'_> {
 }
 
 /// Join the text of `[{"type": "text", "text": ...}]` content parts.
-fn text_parts<'a>(parts: Vec<Json<'a>>, path: &str) -> Result<Cow<'a, str>, LineIssue> {
+fn text_parts<'a>(parts: BVec<'a, Json<'a>>, path: &str) -> Result<Cow<'a, str>, LineIssue> {
     let mut texts: Vec<Cow<'a, str>> = Vec::with_capacity(parts.len());
     for (i, p) in parts.into_iter().enumerate() {
         let Json::Obj(mut obj) = p else {

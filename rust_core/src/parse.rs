@@ -29,26 +29,32 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use bumpalo::Bump;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::value::RawValue;
 
 use crate::error::{Category, LineIssue};
 
+/// A vector in the per-line arena: a row's values are freed all at once, not one by one.
+pub type BVec<'a, T> = bumpalo::collections::Vec<'a, T>;
+
 /// serde_json's nesting limit; deeper lines are `too_deep`.
 pub const MAX_DEPTH: usize = 128;
 
 const DUP_MARKER: &str = "\u{1}duplicate key:";
 
-/// A JSON value whose strings borrow from the line where they can.
+/// A JSON value whose strings borrow from the line where they can, and whose escaped strings,
+/// arrays and objects live in the line's arena (`Bump`): building a row allocates nothing from
+/// the global allocator, and the arena is reset, not freed piece by piece, after each line.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Json<'a> {
     Null,
     Bool(bool),
     Num(serde_json::Number),
     Str(Cow<'a, str>),
-    Arr(Vec<Json<'a>>),
-    Obj(Vec<(Cow<'a, str>, Json<'a>)>),
+    Arr(BVec<'a, Json<'a>>),
+    Obj(BVec<'a, (Cow<'a, str>, Json<'a>)>),
 }
 
 impl<'a> Json<'a> {
@@ -78,28 +84,27 @@ impl<'a> Json<'a> {
     }
 }
 
-/// A string that borrows when the input has no escapes.
-struct BorrowedStr<'a>(Cow<'a, str>);
+/// A key: borrowed from the line when it has no escapes, else unescaped into the arena.
+#[derive(Clone, Copy)]
+struct KeySeed<'a>(&'a Bump);
 
-impl<'de> de::Deserialize<'de> for BorrowedStr<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = BorrowedStr<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(BorrowedStr(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(BorrowedStr(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(BorrowedStr(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
+impl<'de> DeserializeSeed<'de> for KeySeed<'de> {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'de> {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(self.0.alloc_str(v)))
     }
 }
 
@@ -130,15 +135,18 @@ fn check_duplicates<'k, E: de::Error>(
     Ok(())
 }
 
-impl<'de> de::Deserialize<'de> for Json<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(JsonVisitor)
+/// Builds a [`Json`] in an arena.
+#[derive(Clone, Copy)]
+pub struct JsonSeed<'a>(pub &'a Bump);
+
+impl<'de> DeserializeSeed<'de> for JsonSeed<'de> {
+    type Value = Json<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Json<'de>, D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-struct JsonVisitor;
-
-impl<'de> Visitor<'de> for JsonVisitor {
+impl<'de> Visitor<'de> for JsonSeed<'de> {
     type Value = Json<'de>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any JSON value")
@@ -164,22 +172,19 @@ impl<'de> Visitor<'de> for JsonVisitor {
         Ok(Json::Str(Cow::Borrowed(v)))
     }
     fn visit_str<E>(self, v: &str) -> Result<Json<'de>, E> {
-        Ok(Json::Str(Cow::Owned(v.to_owned())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Json<'de>, E> {
-        Ok(Json::Str(Cow::Owned(v)))
+        Ok(Json::Str(Cow::Borrowed(self.0.alloc_str(v))))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(4));
-        while let Some(v) = seq.next_element()? {
+        let mut out = BVec::with_capacity_in(seq.size_hint().unwrap_or(4), self.0);
+        while let Some(v) = seq.next_element_seed(self)? {
             out.push(v);
         }
         Ok(Json::Arr(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
-        let mut out: Vec<(Cow<'de, str>, Json<'de>)> = Vec::with_capacity(4);
-        while let Some(BorrowedStr(k)) = map.next_key()? {
-            let v: Json<'de> = map.next_value()?;
+        let mut out: BVec<'de, (Cow<'de, str>, Json<'de>)> = BVec::with_capacity_in(4, self.0);
+        while let Some(k) = map.next_key_seed(KeySeed(self.0))? {
+            let v: Json<'de> = map.next_value_seed(self)?;
             out.push((k, v));
         }
         check_duplicates::<A::Error>(out.iter().map(|(k, _)| k.as_ref()))?;
@@ -234,7 +239,7 @@ pub enum Field<'a> {
 /// A parsed line: an object's top-level fields, or the kind of the non-object value.
 #[derive(Debug)]
 pub enum Row<'a> {
-    Object(Vec<(Cow<'a, str>, Field<'a>)>),
+    Object(BVec<'a, (Cow<'a, str>, Field<'a>)>),
     Other(&'static str),
 }
 
@@ -245,18 +250,19 @@ impl<'a> Row<'a> {
     }
 }
 
-struct RowSeed<'w> {
+struct RowSeed<'w, 'de> {
     want: &'w dyn Fn(&str) -> Want,
+    bump: &'de Bump,
 }
 
-impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+impl<'de> DeserializeSeed<'de> for RowSeed<'_, 'de> {
     type Value = Row<'de>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Row<'de>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for RowSeed<'_> {
+impl<'de> Visitor<'de> for RowSeed<'_, 'de> {
     type Value = Row<'de>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON value")
@@ -281,19 +287,19 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Row<'de>, A::Error> {
         // Validate the whole array (depth-limited like every value) without building it.
-        while seq.next_element::<Json<'de>>()?.is_some() {}
+        while seq.next_element_seed(JsonSeed(self.bump))?.is_some() {}
         Ok(Row::Other("an array"))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Row<'de>, A::Error> {
-        let mut out: Vec<(Cow<'de, str>, Field<'de>)> = Vec::with_capacity(12);
-        while let Some(BorrowedStr(k)) = map.next_key()? {
+        let mut out: BVec<'de, (Cow<'de, str>, Field<'de>)> = BVec::with_capacity_in(12, self.bump);
+        while let Some(k) = map.next_key_seed(KeySeed(self.bump))? {
             let v = match (self.want)(&k) {
-                Want::Parse => Field::Parsed(map.next_value::<Json<'de>>()?),
+                Want::Parse => Field::Parsed(map.next_value_seed(JsonSeed(self.bump))?),
                 want => {
                     // serde_json validates raw values without its depth limit: apply ours so
                     // a line is `too_deep` whichever fields a format reads.
                     let raw = map.next_value::<&'de RawValue>()?;
-                    if nesting(raw.get()) >= MAX_DEPTH {
+                    if may_nest(raw.get(), MAX_DEPTH) && nesting(raw.get()) >= MAX_DEPTH {
                         return Err(de::Error::custom("recursion limit exceeded"));
                     }
                     if want == Want::Raw {
@@ -308,6 +314,14 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
         check_duplicates::<A::Error>(out.iter().map(|(k, _)| k.as_ref()))?;
         Ok(Row::Object(out))
     }
+}
+
+/// Whether `text` holds at least `depth` opening brackets (anywhere, strings included): a cheap
+/// vectorized test that rules out deep nesting for almost every value before [`nesting`] runs.
+#[inline]
+pub fn may_nest(text: &str, depth: usize) -> bool {
+    let b = text.as_bytes();
+    b.len() >= 2 * depth && memchr::memchr2_iter(b'[', b'{', b).nth(depth - 1).is_some()
 }
 
 /// Maximum nesting of arrays and objects in valid JSON text (strings skipped).
@@ -335,19 +349,25 @@ pub fn nesting(text: &str) -> usize {
 }
 
 /// Parse one line (already valid UTF-8) into a [`Row`], building only what `want` asks for.
-pub fn parse_row<'a>(text: &'a str, want: &dyn Fn(&str) -> Want) -> Result<Row<'a>, LineIssue> {
+pub fn parse_row<'a>(
+    text: &'a str,
+    want: &dyn Fn(&str) -> Want,
+    bump: &'a Bump,
+) -> Result<Row<'a>, LineIssue> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let row = RowSeed { want }
+    let row = RowSeed { want, bump }
         .deserialize(&mut de)
         .map_err(|e| classify(&e))?;
     de.end().map_err(|e| classify(&e))?;
     Ok(row)
 }
 
-/// Parse one line (already valid UTF-8) into a full [`Json`] value.
-pub fn parse_value(text: &str) -> Result<Json<'_>, LineIssue> {
+/// Parse one line (already valid UTF-8) into a full [`Json`] value, built in `bump`.
+pub fn parse_value<'a>(text: &'a str, bump: &'a Bump) -> Result<Json<'a>, LineIssue> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let v = <Json as de::Deserialize>::deserialize(&mut de).map_err(|e| classify(&e))?;
+    let v = JsonSeed(bump)
+        .deserialize(&mut de)
+        .map_err(|e| classify(&e))?;
     de.end().map_err(|e| classify(&e))?;
     Ok(v)
 }
@@ -397,12 +417,13 @@ mod tests {
 
     #[test]
     fn borrows_plain_strings_and_rejects_duplicates() {
-        let v = parse_value(r#"{"a":"plain","b":"esc\n"}"#).unwrap();
+        let bump = Bump::new();
+        let v = parse_value(r#"{"a":"plain","b":"esc\n"}"#, &bump).unwrap();
         match v.get("a") {
             Some(Json::Str(Cow::Borrowed(_))) => {}
             other => panic!("expected a borrowed string, got {other:?}"),
         }
-        let e = parse_value(r#"{"a":1,"b":{"c":1,"c":2}}"#).unwrap_err();
+        let e = parse_value(r#"{"a":1,"b":{"c":1,"c":2}}"#, &Bump::new()).unwrap_err();
         assert_eq!(e.category, Category::DuplicateKey);
         assert!(e.message.contains("\"c\""), "{}", e.message);
     }
@@ -410,16 +431,22 @@ mod tests {
     #[test]
     fn deep_nesting_is_too_deep_not_a_crash() {
         let line = "[".repeat(10_000) + &"]".repeat(10_000);
-        assert_eq!(parse_value(&line).unwrap_err().category, Category::TooDeep);
+        assert_eq!(
+            parse_value(&line, &Bump::new()).unwrap_err().category,
+            Category::TooDeep
+        );
         let obj = r#"{"a":"#.repeat(10_000) + "1" + &"}".repeat(10_000);
-        assert_eq!(parse_value(&obj).unwrap_err().category, Category::TooDeep);
+        assert_eq!(
+            parse_value(&obj, &Bump::new()).unwrap_err().category,
+            Category::TooDeep
+        );
         let want = |_: &str| Want::Raw;
         assert_eq!(
-            parse_row(&obj, &want).unwrap_err().category,
+            parse_row(&obj, &want, &Bump::new()).unwrap_err().category,
             Category::TooDeep
         );
         assert_eq!(
-            parse_row(&line, &want).unwrap_err().category,
+            parse_row(&line, &want, &Bump::new()).unwrap_err().category,
             Category::TooDeep
         );
     }
@@ -433,9 +460,9 @@ mod tests {
             r#"["\ud800"]"#,
             r#"{"a":"\udc00x"}"#,
         ] {
-            let e = parse_value(bad).unwrap_err();
+            let e = parse_value(bad, &Bump::new()).unwrap_err();
             assert_eq!(e.category, Category::InvalidJson, "{bad}");
         }
-        assert!(parse_value(r#"["\ud83d\ude00"]"#).is_ok());
+        assert!(parse_value(r#"["\ud83d\ude00"]"#, &Bump::new()).is_ok());
     }
 }

@@ -20,6 +20,7 @@ use crate::parse::{parse_row, parse_value, Row};
 use crate::report::{MetaLine, Report, MAX_META_LINES};
 use crate::source::{open, Input};
 use crate::table::{chat_schema, raw_schema, ChatBuilder, RawBuilder};
+use bumpalo::Bump;
 
 /// What to do with bad lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -784,9 +785,14 @@ fn process_chunk(
         return out;
     }
     let want = |k: &str| formats.map_or(crate::parse::Want::Parse, |f| f.want(k));
+    // One arena for every line of the chunk, reset after each: rows allocate nothing globally.
+    let mut bump = Bump::with_capacity(64 << 10);
     for line in Lines::new(data) {
         out.lines += 1;
-        let outcome = process_line(line.bytes, line.index, formats, &want, opts, &mut out);
+        bump.reset();
+        let outcome = process_line(
+            line.bytes, line.index, formats, &want, opts, &bump, &mut out,
+        );
         if let LineOutcome::Skipped(mut issue) = outcome {
             if !line.terminated
                 && chunk.file_end
@@ -848,6 +854,7 @@ fn process_line(
     formats: Option<&FormatSet>,
     want: &dyn Fn(&str) -> crate::parse::Want,
     opts: &ReadOptions,
+    bump: &Bump,
     out: &mut ChunkOut,
 ) -> LineOutcome {
     if bytes.len() > opts.max_line_bytes {
@@ -872,7 +879,7 @@ fn process_line(
         }
     };
     let Some(fs) = formats else {
-        return match parse_value(text) {
+        return match parse_value(text, bump) {
             Ok(v) => {
                 if let Built::Raw(b) = &mut out.built {
                     b.push(rel, &v.to_json());
@@ -882,11 +889,11 @@ fn process_line(
             Err(issue) => LineOutcome::Skipped(issue),
         };
     };
-    let row = match parse_row(text, want) {
+    let row = match parse_row(text, want, bump) {
         Ok(r) => r,
         Err(issue) => return LineOutcome::Skipped(issue),
     };
-    let fields = match row {
+    let mut fields = match row {
         Row::Object(f) => f,
         Row::Other(kind) => {
             return LineOutcome::Skipped(
@@ -898,7 +905,7 @@ fn process_line(
             )
         }
     };
-    match fs.map_row(fields) {
+    match fs.map_row(&mut fields, bump) {
         Mapped::Row {
             format,
             messages,
@@ -913,7 +920,7 @@ fn process_line(
                     &messages,
                     id.as_deref(),
                     tools.as_deref(),
-                    metadata.as_deref(),
+                    metadata,
                 );
             }
             out.per_format[format] += 1;
