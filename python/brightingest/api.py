@@ -343,11 +343,11 @@ class _Ingest:
         return total
 
     def _transform(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
         if not self.transforms or batch.num_rows == 0:
             return [batch]
+        import pyarrow as pa
+        import pyarrow.compute as pc  # ~50 ms to import: only when a format has a transform
+
         column = batch.column("format")
         if not pa.types.is_dictionary(column.type):
             column = column.dictionary_encode()

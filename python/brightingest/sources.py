@@ -37,9 +37,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
 
-from brightingest import _http
 from brightingest._signed import SignedUrlInfo, check_signed_url, redact_text, redact_url
 from brightingest.errors import SourceError
 
@@ -94,7 +92,9 @@ def _file_url_path(url: str) -> str:
             path=redact_url(url),
             hint="use a local path, or file:///absolute/path.",
         )
-    return url2pathname(unquote(parts.path))
+    from urllib.request import url2pathname  # lazy: urllib.request imports ssl (~6 ms)
+
+    return url2pathname(parts.path)  # it unquotes (once)
 
 
 def _auto_progress(progress: bool | None) -> bool:
@@ -134,6 +134,8 @@ class FetchResult:
 
     def summary(self) -> str:
         """One honest line, e.g. ``"Downloaded 12.4 MB in 1.3 s"`` (attempts added if > 1)."""
+        from brightingest import _http  # lazy: ssl and http.client cost ~25 ms to import
+
         text = f"Downloaded {_http.human_bytes(self.bytes)} in {_http.human_seconds(self.seconds)}"
         if self.attempts > 1:
             text += f" ({self.attempts} attempts)"
@@ -170,6 +172,8 @@ def _check_body(
     sniff: bool,
 ) -> None:
     """Refuse an empty body, an HTTP error page/object (``sniff``), or one under ``min_bytes``."""
+    from brightingest import _http  # lazy: ssl and http.client cost ~25 ms to import
+
     if size == 0:
         raise SourceError(
             "the download is empty (0 bytes).",
@@ -246,6 +250,8 @@ def fetch(
         >>> print(result.summary())  # doctest: +SKIP
         Downloaded 12.4 MB in 1.3 s
     """
+    from brightingest import _http  # lazy: ssl and http.client cost ~25 ms to import
+
     if retries < 0 or timeout <= 0 or backoff < 0 or min_bytes < 0:
         raise ValueError("retries, backoff and min_bytes must be >= 0 and timeout > 0")
     url = os.fspath(url)
@@ -305,6 +311,8 @@ def fetch(
 
 
 def _copy_local(path: str, out: IO[bytes]) -> int:
+    from brightingest import _http  # lazy: ssl and http.client cost ~25 ms to import
+
     source = Path(path)
     if not source.is_file():
         raise _not_found(path)
@@ -360,6 +368,8 @@ def _fs_for(url: str) -> tuple[Any, str]:
 
 
 def _remote_error(exc: Exception, where: str) -> SourceError:
+    from brightingest import _http  # lazy: ssl and http.client cost ~25 ms to import
+
     if isinstance(exc, FileNotFoundError):
         return SourceError(
             "does not exist on the remote filesystem.",
@@ -376,6 +386,8 @@ def _remote_error(exc: Exception, where: str) -> SourceError:
 
 
 def _copy_fsspec(url: str, out: IO[bytes], show: bool, label: str) -> int:
+    from brightingest import _http  # lazy: ssl and http.client cost ~25 ms to import
+
     where = redact_url(url)
     fs, path = _fs_for(url)
     try:
@@ -426,6 +438,8 @@ class UploadResult:
 
     def summary(self) -> str:
         """e.g. ``"Uploaded 3.2 MB in 0.8 s"`` (attempts added if > 1)."""
+        from brightingest import _http  # lazy: ssl and http.client cost ~25 ms to import
+
         text = f"Uploaded {_http.human_bytes(self.bytes)} in {_http.human_seconds(self.seconds)}"
         if self.attempts > 1:
             text += f" ({self.attempts} attempts)"
@@ -436,6 +450,8 @@ _SIZE_KEYS = ("size", "Size", "contentLength", "content_length", "ContentLength"
 
 
 def _reported_size(body: bytes) -> int | None:
+    from brightingest import _http  # lazy: ssl and http.client cost ~25 ms to import
+
     obj = _http._single_json_object(body)
     if obj is None:
         return None
@@ -480,6 +496,8 @@ def upload(
         SourceError: ``upload_failed`` (quoting the server's error message),
             ``source_expired`` or ``source_not_found`` (the local file).
     """
+    from brightingest import _http  # lazy: ssl and http.client cost ~25 ms to import
+
     if retries < 0 or timeout <= 0:
         raise ValueError("retries must be >= 0 and timeout > 0")
     local = Path(path)
@@ -645,6 +663,8 @@ class _Resolver:
             self.local(item, display=item)
 
     def stdin(self) -> str:
+        from brightingest import _http  # lazy: ssl and http.client cost ~25 ms to import
+
         stream = sys.stdin
         if stream is None:
             raise SourceError(
