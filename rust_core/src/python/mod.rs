@@ -19,6 +19,12 @@ use crate::report::Report;
 // The allocator is glibc's on purpose. mimalloc as the global allocator was measured (7 fresh
 // processes each, whole-table ingest of a 100 MB BrightRun file, 2 threads): median 0.170 s vs
 // 0.194 s, but peak RSS 290 MB vs 203 MB; the whole-table memory budget (1.3x the input) wins.
+// Since then every line's values are built in a bump arena (parse.rs), which took most of the
+// small allocations that mimalloc sped up. Transparent huge pages for large blocks (a wrapper
+// allocator adding MADV_HUGEPAGE, with 4 MiB chunks) were measured too (2026-11-25, 1 GB
+// whole-table, fresh processes): bimodal, 0.85 s or 1.4-1.6 s against a steady 1.07-1.1 s,
+// because with THP defrag set to "madvise" a huge-page fault may stall in direct compaction.
+// Not kept: a steady time beats a sometimes-faster one.
 
 pyo3::import_exception!(brightingest.errors, JsonlDecodeError);
 pyo3::import_exception!(brightingest.errors, MappingError);
