@@ -84,10 +84,10 @@ pub struct ChatBuilder {
     role: StringBuilder,
     content: StringBuilder,
     weight: Int8Builder,
-    name: StringBuilder,
-    tool_calls: StringBuilder,
-    tool_call_id: StringBuilder,
-    tools: StringBuilder,
+    name: SparseStr,
+    tool_calls: SparseStr,
+    tool_call_id: SparseStr,
+    tools: SparseStr,
     id: StringBuilder,
     metadata: StringBuilder,
     format: Vec<i32>,
@@ -109,10 +109,10 @@ impl ChatBuilder {
             role: StringBuilder::with_capacity(msgs, msgs * 8),
             content: StringBuilder::with_capacity(msgs, bytes),
             weight: Int8Builder::with_capacity(msgs),
-            name: StringBuilder::with_capacity(msgs, 0),
-            tool_calls: StringBuilder::with_capacity(msgs, 0),
-            tool_call_id: StringBuilder::with_capacity(msgs, 0),
-            tools: StringBuilder::with_capacity(rows, 0),
+            name: SparseStr::default(),
+            tool_calls: SparseStr::default(),
+            tool_call_id: SparseStr::default(),
+            tools: SparseStr::default(),
             id: StringBuilder::with_capacity(rows, rows * 16),
             metadata: StringBuilder::with_capacity(rows, bytes / 8),
             format: Vec::with_capacity(rows),
@@ -144,14 +144,14 @@ impl ChatBuilder {
             self.role.append_value(m.role);
             self.content.append_value(&m.content);
             self.weight.append_option(m.weight);
-            self.name.append_option(m.name.as_deref());
-            self.tool_calls.append_option(m.tool_calls.as_deref());
-            self.tool_call_id.append_option(m.tool_call_id.as_deref());
+            self.name.push(m.name.as_deref());
+            self.tool_calls.push(m.tool_calls.as_deref());
+            self.tool_call_id.push(m.tool_call_id.as_deref());
         }
         let last = *self.offsets.last().unwrap_or(&0);
         self.offsets.push(last + messages.len() as i32);
         self.id.append_option(id);
-        self.tools.append_option(tools);
+        self.tools.push(tools);
         self.metadata.append_option(metadata);
         self.format.push(format);
         self.rel_lines.push(rel_line);
@@ -165,9 +165,9 @@ impl ChatBuilder {
                 Arc::new(self.role.finish()) as ArrayRef,
                 Arc::new(self.content.finish()),
                 Arc::new(self.weight.finish()),
-                Arc::new(self.name.finish()),
-                Arc::new(self.tool_calls.finish()),
-                Arc::new(self.tool_call_id.finish()),
+                self.name.finish(),
+                self.tool_calls.finish(),
+                self.tool_call_id.finish(),
             ],
             None,
         );
@@ -188,7 +188,7 @@ impl ChatBuilder {
             chat_schema(),
             vec![
                 Arc::new(list),
-                Arc::new(self.tools.finish()),
+                self.tools.finish(),
                 Arc::new(self.id.finish()),
                 Arc::new(self.metadata.finish()),
                 Arc::new(source_file),
@@ -197,6 +197,38 @@ impl ChatBuilder {
             ],
         )
         .expect("chat batch matches its schema")
+    }
+}
+
+/// A nullable string column that stays all-null, with no buffers, until its first value: most
+/// messages of most formats have no `name`, `tool_calls` or `tool_call_id`, and most rows no
+/// `tools`, so the common case appends nothing per row.
+#[derive(Default)]
+struct SparseStr {
+    nulls: usize,
+    values: Option<StringBuilder>,
+}
+
+impl SparseStr {
+    #[inline]
+    fn push(&mut self, value: Option<&str>) {
+        match (&mut self.values, value) {
+            (Some(b), v) => b.append_option(v),
+            (None, None) => self.nulls += 1,
+            (None, Some(v)) => {
+                let mut b = StringBuilder::with_capacity(self.nulls + 64, 1024);
+                b.append_nulls(self.nulls);
+                b.append_value(v);
+                self.values = Some(b);
+            }
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self.values.take() {
+            Some(mut b) => Arc::new(b.finish()),
+            None => Arc::new(StringArray::new_null(self.nulls)),
+        }
     }
 }
 
