@@ -199,3 +199,14 @@ def test_fsspec_glob_and_directory(tree: Path) -> None:
         assert info.value.code == "source_not_found"
     finally:
         fs.rm("/bi-resolve", recursive=True)
+
+
+def test_file_url_is_percent_decoded_once(tmp_path: Path) -> None:
+    # "a%20b.jsonl" is the file's real name: file:///.../a%2520b.jsonl names it, not "a b.jsonl".
+    literal = tmp_path / "a%20b.jsonl"
+    literal.write_bytes(b'{"x": 1}\n')
+    (tmp_path / "a b.jsonl").write_bytes(b'{"x": 2}\n')
+    with resolve(f"file://{tmp_path}/a%2520b.jsonl") as src:
+        assert [Path(p) for p in src.paths] == [literal]
+    with resolve(f"file://{tmp_path}/a%20b.jsonl") as src:
+        assert [Path(p) for p in src.paths] == [tmp_path / "a b.jsonl"]
