@@ -1,6 +1,7 @@
 //! brightingest-core: JSONL (plain, gzip, zstd) to Apache Arrow, in parallel, with every line
 //! accounted for. Module list and re-exports only; see each module's `//!` line.
 
+pub mod alloc;
 pub mod error;
 pub mod framing;
 pub mod mapping;
