@@ -308,3 +308,35 @@ fn a_fatal_error_ends_the_read() {
         "a failed read must not go on"
     );
 }
+
+#[test]
+fn dropping_a_reader_mid_read_stops_its_threads() {
+    // Many small chunks with one in flight at a time, and with the default depth: take one
+    // batch, drop the reader, and the cutting thread and its tasks wind down (no hang).
+    let data = sample_jsonl(3000);
+    for window_chunks in [1, 0] {
+        let o = ReadOptions {
+            window_chunks,
+            ..opts(2, 512)
+        };
+        let mut r = Reader::from_memory(
+            vec![("m.jsonl".into(), data.clone().into_bytes())],
+            Some(formats(&[OPENAI])),
+            o,
+        )
+        .unwrap();
+        assert!(r.next_batch().unwrap().is_some());
+        drop(r);
+    }
+    // One chunk in flight gives the same rows as the default depth.
+    let one = ReadOptions {
+        window_chunks: 1,
+        ..opts(2, 512)
+    };
+    let (b1, r1) = read(data.as_bytes(), Some(&[OPENAI]), one);
+    let (b0, r0) = read(data.as_bytes(), Some(&[OPENAI]), opts(2, 512));
+    assert_eq!(messages(&b1), messages(&b0));
+    assert_eq!(lines(&b1), lines(&b0));
+    assert_eq!(r1.skipped, r0.skipped);
+    assert!(r1.balanced());
+}
