@@ -50,7 +50,8 @@ CHAT_SCHEMA = pa.schema(
     ]
 )
 
-#: The schema of a format-less read: each valid JSON line as compact JSON text.
+#: The schema of a format-less read: each valid JSON line as its own text with the whitespace
+#: between tokens removed (strings, escapes and numbers kept as written, never re-encoded).
 RAW_SCHEMA = pa.schema(
     [
         pa.field("value", pa.string(), nullable=False),

@@ -222,6 +222,136 @@ impl Serialize for Json<'_> {
     }
 }
 
+/// Validates any JSON value (syntax, depth, escapes, duplicate keys) without building it.
+#[derive(Clone, Copy)]
+struct CheckSeed<'a>(&'a Bump);
+
+impl<'de> DeserializeSeed<'de> for CheckSeed<'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CheckSeed<'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        if v.is_finite() {
+            Ok(())
+        } else {
+            Err(E::custom("number out of range"))
+        }
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut keys: BVec<'de, Cow<'de, str>> = BVec::with_capacity_in(8, self.0);
+        while let Some(k) = map.next_key_seed(KeySeed(self.0))? {
+            map.next_value_seed(self)?;
+            keys.push(k);
+        }
+        check_duplicates::<A::Error>(keys.iter().map(|k| k.as_ref()))
+    }
+}
+
+/// Validate one line (already valid UTF-8) as a JSON value, exactly as [`parse_value`] would
+/// (same categories and messages), and return it as compact JSON text: the line's own bytes
+/// with the whitespace between tokens removed (strings, escapes and numbers kept as written, so
+/// nothing is re-encoded or rounded). Borrowed when the line is compact already.
+pub fn compact_value<'a>(text: &'a str, bump: &'a Bump) -> Result<&'a str, LineIssue> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    CheckSeed(bump)
+        .deserialize(&mut de)
+        .map_err(|e| classify(&e))?;
+    de.end().map_err(|e| classify(&e))?;
+    Ok(compact(text, bump))
+}
+
+/// Remove the whitespace between the tokens of valid JSON text.
+fn compact<'a>(text: &'a str, bump: &'a Bump) -> &'a str {
+    let b = text.as_bytes();
+    let trimmed = text.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n'));
+    let is_ws = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    // Whitespace outside strings can only sit next to a structural character; a quick check for
+    // the separators exporters write (", " and ": ") and for tabs or CRs decides most lines.
+    let needs = memchr::memmem::find(b, b", ").is_some()
+        || memchr::memmem::find(b, b": ").is_some()
+        || memchr::memchr3(b'\t', b'\r', b'\n', trimmed.as_bytes()).is_some()
+        || has_spaced_structure(trimmed.as_bytes());
+    if !needs {
+        return trimmed;
+    }
+    let mut out = bumpalo::collections::Vec::with_capacity_in(b.len(), bump);
+    let mut i = 0;
+    while i < b.len() {
+        // Copy up to the next string or whitespace byte.
+        let Some(j) = b[i..]
+            .iter()
+            .position(|&c| c == b'"' || is_ws(c))
+            .map(|p| i + p)
+        else {
+            out.extend_from_slice(&b[i..]);
+            break;
+        };
+        out.extend_from_slice(&b[i..j]);
+        if b[j] == b'"' {
+            // A string: copy through its closing quote, stepping over escapes.
+            let mut k = j + 1;
+            loop {
+                match memchr::memchr2(b'"', b'\\', &b[k..]) {
+                    Some(p) if b[k + p] == b'\\' => k += p + 2,
+                    Some(p) => {
+                        k += p + 1;
+                        break;
+                    }
+                    None => {
+                        k = b.len();
+                        break;
+                    }
+                }
+            }
+            out.extend_from_slice(&b[j..k]);
+            i = k;
+        } else {
+            i = j + 1;
+        }
+    }
+    // SAFETY: only ASCII whitespace bytes outside strings were dropped from valid UTF-8.
+    unsafe { std::str::from_utf8_unchecked(out.into_bump_slice()) }
+}
+
+/// Whether a space sits next to a structural character (`{ [ ] } , :`), outside the common
+/// separators that [`compact`] tests first. Spaces inside strings may also match: that only
+/// sends the line through the exact copy loop.
+fn has_spaced_structure(b: &[u8]) -> bool {
+    memchr::memchr_iter(b' ', b).any(|i| {
+        let before = i.checked_sub(1).map(|p| b[p]);
+        let after = b.get(i + 1).copied();
+        matches!(before, Some(b'{' | b'[' | b']' | b'}' | b',' | b':'))
+            || matches!(after, Some(b'{' | b'[' | b']' | b'}' | b',' | b':' | b' '))
+    })
+}
+
 /// How the row parser treats a top-level key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Want {
@@ -452,6 +582,65 @@ mod tests {
         );
         assert_eq!(
             parse_row(&line, &want, &Bump::new()).unwrap_err().category,
+            Category::TooDeep
+        );
+    }
+
+    #[test]
+    fn compact_value_drops_only_whitespace_between_tokens() {
+        let bump = Bump::new();
+        let cases = [
+            (r#"{"a":1}"#, r#"{"a":1}"#),
+            (
+                r#"  {"a" : [1 , 2 ,{ "b":"x, y: z" }] }  "#,
+                r#"{"a":[1,2,{"b":"x, y: z"}]}"#,
+            ),
+            (
+                "{\"a\":\t\"t\\\"ab\\\\\",\r\"b\": 1e5}",
+                r#"{"a":"t\"ab\\","b":1e5}"#,
+            ),
+            (
+                r#"["\u00e9 \" , ", -0.0 ,12345678901234567890123]"#,
+                r#"["\u00e9 \" , ",-0.0,12345678901234567890123]"#,
+            ),
+            (r#"[ ]"#, "[]"),
+            (r#""just a string""#, r#""just a string""#),
+            (" true ", "true"),
+        ];
+        for (input, want) in cases {
+            let got = compact_value(input, &bump).unwrap();
+            assert_eq!(got, want, "{input}");
+            // Same value as the full parse.
+            let a = parse_value(got, &bump).unwrap();
+            let b = parse_value(input, &bump).unwrap();
+            assert_eq!(a, b, "{input}");
+        }
+        // Compact lines are borrowed, not copied.
+        let line = r#"{"a":"b c","d":[1,2]}"#;
+        assert!(std::ptr::eq(compact_value(line, &bump).unwrap(), line));
+    }
+
+    #[test]
+    fn compact_value_rejects_what_parse_value_rejects() {
+        for bad in [
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":{"b":1,"\u0062":2}}"#,
+            r#"["\ud800"]"#,
+            r#"["\uZZZZ"]"#,
+            "[1e999]",
+            "[NaN]",
+            "{\"a\":1} x",
+            r#"{"a":1,}"#,
+        ] {
+            let bump = Bump::new();
+            let e = compact_value(bad, &bump).unwrap_err();
+            let f = parse_value(bad, &bump).unwrap_err();
+            assert_eq!(e.category, f.category, "{bad}");
+            assert_eq!(e.message, f.message, "{bad}");
+        }
+        let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+        assert_eq!(
+            compact_value(&deep, &Bump::new()).unwrap_err().category,
             Category::TooDeep
         );
     }

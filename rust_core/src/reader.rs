@@ -23,7 +23,7 @@ use memchr::{memchr, memrchr};
 use crate::error::{human_bytes, Category, IngestError, LineIssue};
 use crate::framing::{chunk_end, is_blank, Lines, BOM};
 use crate::mapping::{FormatSet, Mapped};
-use crate::parse::{parse_row, parse_value, Row};
+use crate::parse::{compact_value, parse_row, Row};
 use crate::report::{MetaLine, Report, MAX_META_LINES};
 use crate::source::{open, Input};
 use crate::table::{chat_schema, raw_schema, ChatBuilder, RawBuilder};
@@ -238,7 +238,7 @@ pub struct Reader {
 
 impl Reader {
     /// Start a read of `paths` (shown as `names` in reports), mapping rows with `formats`
-    /// (`None`: each line as compact JSON text).
+    /// (`None`: each valid line as its own JSON text, whitespace between tokens removed).
     pub fn new(
         paths: Vec<String>,
         names: Option<Vec<String>>,
@@ -982,10 +982,10 @@ fn process_line(
         }
     };
     let Some(fs) = formats else {
-        return match parse_value(text, bump) {
+        return match compact_value(text, bump) {
             Ok(v) => {
                 if let Built::Raw(b) = &mut out.built {
-                    b.push(rel, &v.to_json());
+                    b.push(rel, v);
                 }
                 LineOutcome::Kept
             }

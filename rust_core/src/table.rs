@@ -53,7 +53,8 @@ pub fn chat_schema() -> SchemaRef {
     .clone()
 }
 
-/// The schema of a format-less read: each line as compact JSON text.
+/// The schema of a format-less read: each valid line as its own JSON text, whitespace between
+/// tokens removed (strings, escapes and numbers as written).
 pub fn raw_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
     S.get_or_init(|| {
