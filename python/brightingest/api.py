@@ -345,10 +345,21 @@ class _Ingest:
     def _transform(self, batch: pa.RecordBatch) -> list[pa.RecordBatch]:
         if not self.transforms or batch.num_rows == 0:
             return [batch]
+        import numpy as np  # pyarrow has imported it already
         import pyarrow as pa
-        import pyarrow.compute as pc  # ~50 ms to import: only when a format has a transform
 
         column = batch.column("format")
+        if pa.types.is_dictionary(column.type):
+            values = column.dictionary.to_pylist()
+            codes = [i for i, name in enumerate(values) if name in self.transforms]
+            idx = column.indices  # int32, never null; read in place (to_numpy imports pandas)
+            present = np.frombuffer(
+                idx.buffers()[1], dtype=np.int32, count=len(idx), offset=4 * idx.offset
+            )
+            if not codes or not np.isin(present, codes).any():
+                return [batch]  # no row of a format with a transform: nothing to run
+        import pyarrow.compute as pc  # ~50 ms to import: only once a batch needs a transform
+
         if not pa.types.is_dictionary(column.type):
             column = column.dictionary_encode()
         indices = column.indices

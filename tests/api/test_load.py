@@ -478,6 +478,22 @@ def test_transform_runs_on_the_rows_its_format_mapped(write_jsonl, pm) -> None:
     ]
 
 
+def test_transform_runs_only_on_batches_holding_its_rows(write_jsonl, pm) -> None:
+    # Several batches (the file spans chunks); only the one holding the "qa" row is transformed.
+    pm.register(as_plugin(_qa(_shout)), name="qa")
+    pc_row = {"prompt": "The sky is", "completion": " blue."}
+    rows: list[dict[str, Any]] = [pc_row] * 20_000 + [{"question": "why?", "answer": "because"}]
+    rows += [pc_row] * 20_000
+    path = write_jsonl(rows)
+    batches = list(bi.stream(path, pm=pm))
+    assert len(batches) > 2
+    table = pa.Table.from_batches(batches)
+    assert table.num_rows == 40_001
+    contents = table.column("messages").combine_chunks().flatten().field("content").to_pylist()
+    counts = {text: contents.count(text) for text in ("WHY?", "BECAUSE", "The sky is", " blue.")}
+    assert counts == {"WHY?": 1, "BECAUSE": 1, "The sky is": 40_000, " blue.": 40_000}
+
+
 def test_transform_breaking_the_contract_is_a_plugin_error(write_jsonl, pm) -> None:
     pm.register(as_plugin(_qa(lambda batch: batch.slice(1))), name="qa-plugin")
     path = write_jsonl([{"question": "a", "answer": "b"}] * 2)
