@@ -1,6 +1,8 @@
 //! Fuzz the line reader: arbitrary bytes, arbitrary chunking and thread counts, raw and mapped.
 //! Properties: no panic; kept + skipped == read; the number of physical lines is right; and the
-//! output is identical to a single-threaded, single-chunk read of the same bytes.
+//! output is identical to a single-threaded, single-chunk read of the same bytes; and in a raw
+//! read each kept value is its line's own JSON with only whitespace between tokens removed
+//! (serde_json reads the same value from both).
 #![no_main]
 
 use _core::{FormatSet, ReadOptions, Reader};
@@ -57,6 +59,9 @@ fuzz_target!(|input: &[u8]| {
         (body.iter().filter(|&&b| b == b'\n').count() + usize::from(body.last() != Some(&b'\n'))) as u64
     };
     assert_eq!(report.lines_read, expected_lines);
+    if !mapped {
+        check_raw_values(body, &batches);
+    }
     let (reference, ref_report) = run(data, mapped, 1, 1 << 30, max_line);
     assert_eq!(ref_report.skipped, report.skipped);
     assert_eq!(
@@ -80,4 +85,41 @@ fn arrow_concat(batches: &[RecordBatch]) -> Vec<String> {
         }
     }
     out
+}
+
+/// Each raw value parses to the same JSON as its source line and has no whitespace between
+/// tokens (every space, tab or line break left is inside a string).
+fn check_raw_values(body: &[u8], batches: &[RecordBatch]) {
+    use arrow_array::{Array, StringArray, UInt64Array};
+    let lines: Vec<&[u8]> = body.split(|&b| b == b'\n').collect();
+    for b in batches {
+        let values = b.column(0).as_any().downcast_ref::<StringArray>().expect("value column");
+        let nums = b.column(2).as_any().downcast_ref::<UInt64Array>().expect("source_line");
+        for i in 0..b.num_rows() {
+            let value = values.value(i);
+            let line = lines[nums.value(i) as usize - 1];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let want: serde_json::Value = serde_json::from_slice(line).expect("a kept line parses");
+            let got: serde_json::Value = serde_json::from_str(value).expect("a kept value parses");
+            assert_eq!(got, want, "compacting changed the value");
+            assert!(value.len() <= line.len());
+            let mut in_str = false;
+            let mut esc = false;
+            for &c in value.as_bytes() {
+                if in_str {
+                    if esc {
+                        esc = false;
+                    } else if c == b'\\' {
+                        esc = true;
+                    } else if c == b'"' {
+                        in_str = false;
+                    }
+                } else if c == b'"' {
+                    in_str = true;
+                } else {
+                    assert!(!matches!(c, b' ' | b'\t' | b'\r' | b'\n'), "whitespace left: {value}");
+                }
+            }
+        }
+    }
 }
