@@ -1,6 +1,7 @@
 //! Arrow builders for the normalized chat schema (and the raw `value` schema); batch assembly.
 //! Must agree with `python/brightingest/schema.py` (checked by tests/core/test_schema.py).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use arrow_array::builder::{Int8Builder, StringBuilder};
@@ -94,6 +95,28 @@ pub struct ChatBuilder {
     format: Vec<i32>,
     /// Line of each row, relative to the chunk's first line (0-based).
     pub rel_lines: Vec<u64>,
+    /// Input bytes the builder was sized for.
+    input: usize,
+}
+
+/// Content and metadata bytes per KiB of input in the chunks finished last (any reader): the next
+/// builders are sized from them, with a margin, instead of for the whole input. A buffer sized
+/// for the whole input leaves an unused tail in every chunk, which a whole-table read would keep
+/// (see [`release_tail`]) and a streamed read would fault in again on reuse.
+static CONTENT_PER_KIB: AtomicUsize = AtomicUsize::new(1024);
+static METADATA_PER_KIB: AtomicUsize = AtomicUsize::new(128);
+
+/// `bytes` scaled by a per-KiB ratio, plus a 1/8 margin and a page.
+fn estimate(bytes: usize, per_kib: &AtomicUsize) -> usize {
+    let per_kib = per_kib.load(Ordering::Relaxed).min(1024);
+    (bytes / 1024 * per_kib * 9 / 8).min(bytes) + 4096
+}
+
+/// Record what a finished chunk used, per KiB of its input.
+fn observe(used: usize, input: usize, per_kib: &AtomicUsize) {
+    if input >= 64 << 10 {
+        per_kib.store(used * 1024 / input, Ordering::Relaxed);
+    }
 }
 
 impl ChatBuilder {
@@ -108,16 +131,17 @@ impl ChatBuilder {
                 v
             },
             role: StringBuilder::with_capacity(msgs, msgs * 8),
-            content: StringBuilder::with_capacity(msgs, bytes),
+            content: StringBuilder::with_capacity(msgs, estimate(bytes, &CONTENT_PER_KIB)),
             weight: Int8Builder::with_capacity(msgs),
             name: SparseStr::default(),
             tool_calls: SparseStr::default(),
             tool_call_id: SparseStr::default(),
             tools: SparseStr::default(),
             id: StringBuilder::with_capacity(rows, rows * 16),
-            metadata: StringBuilder::with_capacity(rows, bytes / 8),
+            metadata: StringBuilder::with_capacity(rows, estimate(bytes, &METADATA_PER_KIB)),
             format: Vec::with_capacity(rows),
             rel_lines: Vec::with_capacity(rows),
+            input: bytes,
         }
     }
 
@@ -161,8 +185,10 @@ impl ChatBuilder {
     /// Build the batch; `first_line` is the chunk's 1-based first line number.
     pub fn finish(mut self, file: &str, first_line: u64, format_names: &[String]) -> RecordBatch {
         let content = self.content.finish();
+        observe(content.values().len(), self.input, &CONTENT_PER_KIB);
         release_tail(content.values());
         let metadata = self.metadata.finish();
+        observe(metadata.values().len(), self.input, &METADATA_PER_KIB);
         release_tail(metadata.values());
         let structs = StructArray::new(
             message_fields(),
@@ -205,11 +231,11 @@ impl ChatBuilder {
     }
 }
 
-/// Give the pages of a finished buffer's unused capacity back to the system. A builder sizes its
-/// buffers for the chunk's input, and a reused block (see `alloc.rs`) has every page resident, so
-/// without this a whole table would keep the unused tail of every chunk's buffers: measured on a
-/// 1 GB gzip file read whole, peak RSS 1.40x the input with it kept, 1.2x without. Arrow buffers
-/// are immutable once finished, so nothing reads or writes past their length again.
+/// Give the pages of a finished buffer's large unused capacity back to the system. A reused block
+/// (see `alloc.rs`) has every page resident, so a whole table would otherwise keep the unused
+/// tail of every chunk's buffers: measured on a 1 GB gzip file read whole with buffers sized for
+/// the whole input, peak RSS 1.40x the input kept, 1.13x released. Arrow buffers are immutable
+/// once finished, so nothing reads or writes past their length again.
 fn release_tail(b: &arrow_buffer::Buffer) {
     #[cfg(unix)]
     {
@@ -217,7 +243,9 @@ fn release_tail(b: &arrow_buffer::Buffer) {
         let base = b.data_ptr().as_ptr() as usize;
         let start = (base + b.ptr_offset() + b.len()).next_multiple_of(PAGE);
         let end = (base + b.capacity()) / PAGE * PAGE;
-        if end >= start + 4 * PAGE {
+        // Only a tail beyond the sizing margin (a chunk unlike the ones before it): releasing
+        // the margin too would make a reused block fault it in again.
+        if end >= start + 4 * PAGE && end - start > b.capacity() / 6 {
             // SAFETY: [start, end) lies inside this buffer's allocation, past the bytes it holds,
             // and is never accessed again; DONTNEED on private anonymous memory only drops the
             // pages (a later touch would see zeros).
