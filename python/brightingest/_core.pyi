@@ -18,7 +18,8 @@ class Reader:
     """A stream of Arrow record batches over one or more JSONL files, in input order.
 
     Memory stays bounded: a bounded number of chunks is cut, parsed and waiting at any time, and
-    batches are produced as they are asked for. ``report()`` covers the lines read so far; after the last batch it covers every line.
+    batches are produced as they are asked for. ``report()`` covers the lines read so far; after
+    the last batch it covers every line.
     """
 
     def next_batch(self) -> Any | None:
@@ -34,7 +35,12 @@ class Reader:
     def __next__(self) -> Any:
         """The next ``pyarrow.RecordBatch``."""
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
-        """All remaining batches as an ``arrow_array_stream`` PyCapsule (consumes the reader)."""
+        """All remaining batches as an ``arrow_array_stream`` PyCapsule (consumes the reader).
+
+        ``pyarrow.RecordBatchReader.from_stream(reader).read_all()`` reads it into a table.
+        ``pyarrow.table(reader)`` does too, but first imports pandas when it is installed (pyarrow
+        checks for a DataFrame before the stream protocol): about 200 ms, once per process.
+        """
 
     def __arrow_c_schema__(self) -> object: ...
     def report(self) -> dict[str, Any]:
