@@ -13,7 +13,8 @@
 //!
 //! Blocks of [`BIG`] bytes or more (and alignment up to [`ALIGN`]) are rounded up to a multiple
 //! of [`GRAIN`] and allocated with alignment [`ALIGN`]; a freed one is kept in a small list if
-//! there is room and handed out again for a request of the same rounded size. Everything else
+//! there is room and handed out again for a request of the same rounded size; when another thread
+//! holds the list, the request goes straight to `System` instead of waiting. Everything else
 //! goes straight to `System`. The rounding is a pure function of the requested layout, so
 //! `alloc`, `dealloc` and `realloc` always agree on the real size of a block.
 
@@ -74,9 +75,21 @@ impl Recycler {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The list, unless another thread holds it. Allocation never waits for it: a busy list
+    /// means going straight to `System`, which every block is compatible with. This also keeps
+    /// a child process forked while another thread held the lock (a PyTorch DataLoader worker,
+    /// say) from deadlocking on its first large allocation.
+    fn try_lock(&self) -> Option<std::sync::MutexGuard<'_, Held>> {
+        match self.held.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     /// A kept block of exactly `size` bytes, if any.
     fn take(&self, size: usize) -> Option<*mut u8> {
-        let mut h = self.lock();
+        let mut h = self.try_lock()?;
         let n = h.len;
         let i = h.blocks[..n].iter().rposition(|&(_, s)| s == size)?;
         let (addr, _) = h.blocks[i];
@@ -88,8 +101,7 @@ impl Recycler {
 
     /// Keep a freed block if there is room; otherwise give it back.
     unsafe fn keep(&self, ptr: *mut u8, real: Layout) {
-        {
-            let mut h = self.lock();
+        if let Some(mut h) = self.try_lock() {
             if h.len < SLOTS && h.bytes + real.size() <= MAX_HELD {
                 let n = h.len;
                 h.blocks[n] = (ptr as usize, real.size());
@@ -254,6 +266,30 @@ mod tests {
         assert!(r.held_bytes() <= MAX_HELD);
         assert!(r.held_bytes() > 0);
         r.release();
+    }
+
+    #[test]
+    fn a_held_lock_never_blocks_an_allocation() {
+        let r = Recycler::new();
+        let big = Layout::from_size_align(1 << 20, 64).unwrap();
+        unsafe {
+            let kept = r.alloc(big);
+            r.dealloc(kept, big);
+            assert_eq!(r.held_bytes(), 1 << 20);
+            let guard = r.held.lock().unwrap();
+            // As in a child forked while another thread held the lock: System serves it all.
+            let p = r.alloc(big);
+            assert!(!p.is_null());
+            assert_ne!(p, kept);
+            r.dealloc(p, big);
+            drop(guard);
+            assert_eq!(
+                r.held_bytes(),
+                1 << 20,
+                "nothing was added while the lock was held"
+            );
+            r.release();
+        }
     }
 
     #[test]
