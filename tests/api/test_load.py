@@ -620,3 +620,14 @@ def test_slow_path_format_may_also_transform(write_jsonl, pm) -> None:
     pm.register(as_plugin(spec), name="dialog-shout")
     ds = bi.load(write_jsonl([{"dialog": "Q: hi\nA: hello"}]), format="dialog-shout", pm=pm)
     assert [m["content"] for m in ds.messages_as_python(0)] == ["HI", "HELLO"]
+
+
+def test_format_code_search_respects_slices() -> None:
+    from brightingest.api import _has_any_code
+
+    codes = pa.array([0, 1, 2, 2, 1, 0, 5], pa.int32())
+    assert _has_any_code(codes, [5])
+    assert not _has_any_code(codes, [3])
+    assert not _has_any_code(codes.slice(0, 6), [5])
+    assert not _has_any_code(codes.slice(2, 3), [0])
+    assert _has_any_code(codes.slice(5), [0, 7])
