@@ -22,7 +22,9 @@ def test_plan_covers_threads_compressions_and_scaling() -> None:
     assert ("json-loop", 2) not in plain  # single-threaded: run once
     gz = {(r.contender, r.threads) for r in runs if r.compression == "gzip"}
     assert {("brightingest ingest", 1), ("brightingest ingest", 2), ("duckdb", 2)} <= gz
-    assert not any(name in ("hf-datasets", CEILING, "brightingest read") for name, _ in gz)
+    assert {("brightingest stream-ingest", 1), ("brightingest stream-ingest", 2)} <= gz
+    raw = ("brightingest read", "brightingest stream-read")
+    assert not any(name in ("hf-datasets", CEILING, *raw) for name, _ in gz)
     scaling = [r for r in runs if r.table == "scaling"]
     assert [(r.contender, r.size, r.threads) for r in scaling] == [
         ("brightingest stream-ingest", MB, 2),
@@ -45,6 +47,8 @@ def test_report_ratios_are_against_the_fastest_peer() -> None:
         _m("json-loop", 4.0),
         _m("polars", 1.0, threads=2),
         _m("brightingest ingest", 0.25, threads=2),
+        _m("brightingest stream-ingest", 0.2, threads=1),
+        _m("brightingest stream-ingest", 0.3, threads=2),
         _m(CEILING, 0.01),
         _m("duckdb", 0.0, threads=2, error="exit 1: boom"),
         Measurement(
@@ -68,15 +72,17 @@ def test_report_ratios_are_against_the_fastest_peer() -> None:
     assert "| json-loop | 25.0 | 12,500 | 4.00× (400 MB) | 4.00 | 0.25× |" in text
     assert "| duckdb (2T) | failed: exit 1: boom | | | | |" in text
     assert (
-        "| openai 100MB plain | brightingest ingest (2T) | 400 | 4.00× | polars (2T) | 100 | "
-        "4.00× | **4.00×** |"
+        "| openai 100MB plain | 400 (2T) | 4.00× | 500 (1T) | 4.00× | polars (2T) | 100 | "
+        "4.00× | **4.00×** | **5.00×** |"
     ) in text
     assert "| 4GB (4,000 MB) | 10.00 | 400 | 300 MB | 0.075× | 1.0× | 1.00× |" in text
     # Sorted fastest first; the ceiling row has no rows/s or RSS.
     table = text.split("| contender |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
     assert [ln.split(" | ")[0] for ln in table] == [
         "| ceiling",
+        "| **brightingest stream-ingest (1T)**",
         "| **brightingest ingest (2T)**",
+        "| **brightingest stream-ingest (2T)**",
         "| polars (2T)",
         "| json-loop",
         "| duckdb (2T)",
