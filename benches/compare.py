@@ -252,7 +252,8 @@ def plan(
 
     Plain files: every brightingest operation and every multithreaded peer at each thread
     count, single-threaded peers once, and the ceiling. Compressed files: brightingest ingest
-    and stream-ingest at each thread count and the peers that read that compression, at the highest thread count.
+    and stream-ingest at each thread count and the peers that read that compression, at the
+    highest thread count.
     Scaling: brightingest stream-ingest of BrightRun v4 at each of ``scaling`` sizes.
     """
     from benches.peers import ALL
@@ -485,8 +486,8 @@ def render_markdown(
         "interpreter and libraries included, divided by the uncompressed input size. "
         "Children run with `OPENBLAS_NUM_THREADS=1`: pyarrow imports numpy, whose OpenBLAS "
         "threads otherwise busy-wait for about 0.1 s inside the timed window of every "
-        "contender. *vs fastest peer* is the speed ratio against the fastest non-brightingest contender on "
-        "the same file (above 1 is faster). `(NT)` is the thread count given. Time is the median "
+        "contender. *vs fastest peer* is the speed ratio against the fastest non-brightingest "
+        "contender on the same file (above 1 is faster). `(NT)` is the thread count given. Time is the median "
         "with the fastest and slowest repetition in brackets. Every contender "
         "builds the same `messages` (checked by `tests/benches/test_peers.py`); brightingest's "
         "ingest also builds `id`, `metadata`, `tools`, source columns and the line report. "
