@@ -370,16 +370,14 @@ impl FormatSet {
         let reads = &self.reads[fi];
         let mut out = bumpalo::collections::String::with_capacity_in(256, bump);
         for (k, v) in fields {
-            if reads.iter().any(|r| r == k) {
-                continue;
-            }
-            if keep == Keep::Keys && !self.raw_keys.iter().any(|r| r == k) {
-                continue;
-            }
+            // Every key a format reads is parsed (`want`), so only a parsed field can be one
+            // this format read; the fields it took are `Skipped` already.
             let text: Cow<'_, str> = match v {
+                Field::Skipped => continue,
+                Field::Parsed(_) if reads.iter().any(|r| r == k) => continue,
+                _ if keep == Keep::Keys && !self.raw_keys.iter().any(|r| r == k) => continue,
                 Field::Raw(r) => Cow::Borrowed(r.get()),
                 Field::Parsed(j) => Cow::Owned(j.to_json()),
-                Field::Skipped => continue,
             };
             out.push(if out.is_empty() { '{' } else { ',' });
             push_json_str(&mut out, k);

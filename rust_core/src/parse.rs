@@ -113,31 +113,33 @@ impl<'de> Visitor<'de> for KeySeed<'de> {
     }
 }
 
-/// Reject a duplicate key among `keys` (linear for small objects, sorted otherwise).
+/// Reject a duplicate key among `keys`: pairwise on the stack for the small objects of chat
+/// data (no allocation per object), sorted for larger ones.
 fn check_duplicates<'k, E: de::Error>(
     keys: impl Iterator<Item = &'k str> + Clone,
 ) -> Result<(), E> {
-    let n = keys.clone().count();
-    if n < 2 {
-        return Ok(());
-    }
-    if n <= 12 {
-        let v: Vec<&str> = keys.collect();
-        for i in 1..v.len() {
-            if v[..i].contains(&v[i]) {
-                return Err(E::custom(format_args!("{DUP_MARKER}{}", v[i])));
-            }
+    const SMALL: usize = 16;
+    let mut seen: [&str; SMALL] = [""; SMALL];
+    for (n, k) in keys.clone().enumerate() {
+        if n == SMALL {
+            let mut v: Vec<&str> = keys.collect();
+            v.sort_unstable();
+            return match v.windows(2).find(|w| w[0] == w[1]) {
+                Some(w) => Err(duplicate(w[0])),
+                None => Ok(()),
+            };
         }
-        return Ok(());
-    }
-    let mut v: Vec<&str> = keys.collect();
-    v.sort_unstable();
-    for w in v.windows(2) {
-        if w[0] == w[1] {
-            return Err(E::custom(format_args!("{DUP_MARKER}{}", w[0])));
+        if seen[..n].contains(&k) {
+            return Err(duplicate(k));
         }
+        seen[n] = k;
     }
     Ok(())
+}
+
+#[cold]
+fn duplicate<E: de::Error>(key: &str) -> E {
+    E::custom(format_args!("{DUP_MARKER}{key}"))
 }
 
 /// Builds a [`Json`] in an arena.
@@ -561,6 +563,29 @@ mod tests {
         let e = parse_value(r#"{"a":1,"b":{"c":1,"c":2}}"#, &Bump::new()).unwrap_err();
         assert_eq!(e.category, Category::DuplicateKey);
         assert!(e.message.contains("\"c\""), "{}", e.message);
+    }
+
+    #[test]
+    fn duplicates_are_found_in_small_and_large_objects() {
+        for n in [2usize, 15, 16, 17, 40] {
+            let keys: Vec<String> = (0..n).map(|i| format!("\"k{i}\":{i}")).collect();
+            let ok = format!("{{{}}}", keys.join(","));
+            assert!(parse_value(&ok, &Bump::new()).is_ok(), "{ok}");
+            // The last key repeats the first one, and a middle one repeats its neighbour.
+            for dup in [format!("{},\"k0\":1", keys.join(",")), {
+                let mut k = keys.clone();
+                k[n / 2] = k[n / 2 - 1].clone();
+                k.join(",")
+            }] {
+                let line = if dup.starts_with('{') {
+                    dup
+                } else {
+                    format!("{{{dup}}}")
+                };
+                let e = parse_value(&line, &Bump::new()).unwrap_err();
+                assert_eq!(e.category, Category::DuplicateKey, "{line}");
+            }
+        }
     }
 
     #[test]
