@@ -419,13 +419,13 @@ impl FormatSet {
                         Some(Json::Str(s)) => s,
                         Some(other) => return Err(wrong_type(&names[0], "a string", &other)),
                     };
-                    if *optional && content.trim().is_empty() {
+                    if *optional && is_blank(&content) {
                         continue;
                     }
                     for extra in &names[1..] {
                         match take(fields, bump, extra) {
                             None | Some(Json::Null) => {}
-                            Some(Json::Str(s)) if s.trim().is_empty() => {}
+                            Some(Json::Str(s)) if is_blank(&s) => {}
                             Some(Json::Str(s)) => {
                                 let mut joined = content.into_owned();
                                 joined.push_str(separator);
@@ -807,6 +807,17 @@ fn parse_weight(v: &Json<'_>, path: impl Fn() -> String) -> Result<i8, LineIssue
     .with_hint("weight says whether an assistant message is trained on: use 0 or 1"))
 }
 
+/// Whether `s` is empty or only whitespace (as `str::trim` sees it), deciding from the first
+/// byte in the common case of text that starts with a visible ASCII character.
+#[inline]
+fn is_blank(s: &str) -> bool {
+    match s.as_bytes().first() {
+        None => true,
+        Some(&b) if b > b' ' && b < 0x80 => false,
+        Some(_) => s.trim().is_empty(),
+    }
+}
+
 /// Resolve a role name: the part's aliases, the format's aliases, then the canonical names
 /// (ASCII case-insensitively).
 pub fn canonical_role(
@@ -814,6 +825,11 @@ pub fn canonical_role(
     part: &HashMap<String, String>,
     format: &HashMap<String, String>,
 ) -> Option<&'static str> {
+    if part.is_empty() && format.is_empty() {
+        if let Some(r) = ROLES.iter().copied().find(|r| *r == raw) {
+            return Some(r);
+        }
+    }
     let resolved = part
         .get(raw)
         .or_else(|| format.get(raw))
@@ -857,7 +873,7 @@ fn validate(msgs: &[Msg<'_>], srcs: &[Src<'_>]) -> Result<(), LineIssue> {
         if !is_system {
             started = true;
         }
-        if m.tool_calls.is_none() && m.content.trim().is_empty() {
+        if m.tool_calls.is_none() && is_blank(&m.content) {
             return Err(LineIssue::new(
                 Category::EmptyContent,
                 format!("empty content in a {} message", m.role),
@@ -919,4 +935,46 @@ fn unknown_role(path: &str, role: &str) -> LineIssue {
         "map it in the format's roles, e.g. roles={{{}: \"assistant\"}}, or use policy=\"quarantine\" to set such rows aside",
         quote(role, 40)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_blank_agrees_with_trim() {
+        for s in [
+            "",
+            " ",
+            "\n\t ",
+            "a",
+            " a",
+            "!",
+            "\u{7f}",
+            "\u{1}",
+            "\u{a0}",
+            "\u{3000}x",
+            "\u{2003}",
+            "é",
+            "\u{1}\u{2}",
+            "日本",
+        ] {
+            assert_eq!(is_blank(s), s.trim().is_empty(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn canonical_roles_with_and_without_aliases() {
+        let none = HashMap::new();
+        assert_eq!(canonical_role("assistant", &none, &none), Some("assistant"));
+        assert_eq!(canonical_role("User", &none, &none), Some("user"));
+        assert_eq!(canonical_role("gpt", &none, &none), None);
+        let aliases: HashMap<String, String> =
+            [("gpt".to_string(), "assistant".to_string())].into();
+        assert_eq!(canonical_role("gpt", &aliases, &none), Some("assistant"));
+        assert_eq!(canonical_role("GPT", &none, &aliases), Some("assistant"));
+        // An alias may rename a canonical name too.
+        let swap: HashMap<String, String> = [("user".to_string(), "assistant".to_string())].into();
+        assert_eq!(canonical_role("user", &swap, &none), Some("assistant"));
+    }
 }
