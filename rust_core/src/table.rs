@@ -319,21 +319,11 @@ fn role_index(role: &str) -> u8 {
 
 /// The role column from role indices.
 fn roles_array(roles: &[u8]) -> StringArray {
-    let mut offsets = Vec::with_capacity(roles.len() + 1);
-    let mut values = Vec::with_capacity(roles.len() * 9);
-    offsets.push(0i32);
+    let mut col = Utf8Vec::with_capacity(roles.len(), roles.len() * 9);
     for &r in roles {
-        values.extend_from_slice(ROLES[usize::from(r)].as_bytes());
-        offsets.push(i32::try_from(values.len()).expect("byte array offset overflow"));
+        col.push(ROLES[usize::from(r)]);
     }
-    // SAFETY: as in `Utf8Vec::finish`: monotonic offsets over whole role names.
-    unsafe {
-        StringArray::new_unchecked(
-            OffsetBuffer::new_unchecked(offsets.into()),
-            Buffer::from_vec(values),
-            None,
-        )
-    }
+    col.finish()
 }
 
 /// A nullable string column that stays all-null, with no buffers, until its first value: most
