@@ -433,6 +433,31 @@ def test_threads_do_not_change_the_result(write_jsonl, pm) -> None:
     assert one.report.to_dict() == two.report.to_dict()
 
 
+def test_whole_table_work_units_are_larger_but_the_result_is_the_same(write_jsonl, pm) -> None:
+    from brightingest.api import _STREAM_CHUNK, _TABLE_CHUNK, _chunk_bytes
+
+    assert _chunk_bytes(None, 2, whole_table=True) == _STREAM_CHUNK  # compressed: size unknown
+    assert _chunk_bytes(1 << 30, 2, whole_table=False) == _STREAM_CHUNK
+    assert _chunk_bytes(1 << 30, 2, whole_table=True) == _TABLE_CHUNK
+    assert _chunk_bytes(40 << 20, 2, whole_table=True) == (40 << 20) // 16  # 8 units a thread
+    assert _chunk_bytes(1000, 2, whole_table=True) == _STREAM_CHUNK
+
+    # ~24 MiB: whole-table units of 1.5 MiB with 2 threads, so unit boundaries differ from a
+    # stream's and fall mid-file; the table must not depend on them.
+    rows = [*SAMPLE_ROWS["openai"], *BAD_FILE]
+    user = {"role": "user", "content": "x" * 5000}
+    big = {"messages": [user, {"role": "assistant", "content": "y"}]}
+    path = write_jsonl((rows + [big] * 40) * 120)
+    ds = bi.load(path, threads=2, pm=pm)
+    with bi.stream(path, threads=2, pm=pm) as stream:
+        streamed = pa.Table.from_batches(list(stream))
+        report = stream.report
+    assert ds.table.num_rows > 0
+    assert ds.table.equals(streamed)
+    assert ds.report.to_dict() == report.to_dict()
+    assert len(ds.table.to_batches()) < len(streamed.to_batches())
+
+
 def test_default_plugin_manager_finds_the_builtins(brightrun_sample) -> None:
     assert {"openai", "brightrun-v4"} <= {i.name for i in bi.formats()}
     assert bi.load(brightrun_sample).format == "brightrun-v4"
