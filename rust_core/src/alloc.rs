@@ -12,8 +12,7 @@
 //! most [`MAX_HELD`] bytes of them: memory the read used a moment ago, never more.
 //!
 //! Blocks of [`BIG`] bytes or more (and alignment up to [`ALIGN`]) are rounded up to a multiple
-//! of [`GRAIN`] and allocated with alignment [`ALIGN`] ([`HUGE`] from [`HUGE_FROM`] bytes up, and
-//! marked for transparent huge pages: see [`fresh`]); a freed one is kept in a small list if
+//! of [`GRAIN`] and allocated with alignment [`ALIGN`]; a freed one is kept in a small list if
 //! there is room and handed out again for a request of the same rounded size; when another thread
 //! holds the list, the request goes straight to `System` instead of waiting. Everything else
 //! goes straight to `System`. The rounding is a pure function of the requested layout, so
@@ -69,7 +68,7 @@ impl Recycler {
             return None;
         }
         let size = layout.size().checked_add(GRAIN - 1)? / GRAIN * GRAIN;
-        Layout::from_size_align(size, align_of_size(size)).ok()
+        Layout::from_size_align(size, ALIGN).ok()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
@@ -119,12 +118,11 @@ impl Recycler {
         let mut h = self.lock();
         let n = h.len;
         for &(addr, size) in &h.blocks[..n] {
-            // SAFETY: each kept block was allocated by `System` with this size and the
-            // alignment `align_of_size` gives for it.
+            // SAFETY: each kept block was allocated by `System` with this size and ALIGN.
             unsafe {
                 System.dealloc(
                     addr as *mut u8,
-                    Layout::from_size_align_unchecked(size, align_of_size(size)),
+                    Layout::from_size_align_unchecked(size, ALIGN),
                 )
             };
         }
@@ -140,62 +138,6 @@ impl Recycler {
     }
 }
 
-/// Fresh blocks from this size up are aligned to [`HUGE`] and offered transparent huge pages.
-pub const HUGE_FROM: usize = 2 << 20;
-/// A transparent huge page (x86-64 and most aarch64 kernels).
-pub const HUGE: usize = 2 << 20;
-
-/// The alignment of a recycled block of (rounded) `size` bytes: a pure function of the size, so
-/// that a block's layout is known again when it is freed.
-#[inline]
-fn align_of_size(size: usize) -> usize {
-    if size >= HUGE_FROM {
-        HUGE
-    } else {
-        ALIGN
-    }
-}
-
-/// A fresh block from `System`; a large one is marked for transparent huge pages.
-///
-/// Why: a whole table is written into fresh memory, so each 4 KiB page of it was faulted in and
-/// zeroed by the kernel one at a time: about a third of the CPU time of a whole-table read. With
-/// `MADV_HUGEPAGE` the kernel maps such a block in 2 MiB pages where the system's THP setting is
-/// `madvise` or `always` (under `never` the advice does nothing). Measured (2026-11-25, `load()`
-/// of 1 GB BrightRun v4 with 2 threads, fresh processes, THP `never` against `madvise`): 266k
-/// page faults against 85k, system time 0.52-0.56 s against 0.24-0.31 s, 0.80-0.82 s against
-/// 0.65-0.71 s on the quiet runs; peak RSS 1,051 against 1,060 MB. No compaction stalls were
-/// counted (`compact_stall` in /proc/vmstat). Only blocks of [`HUGE_FROM`] bytes and up are
-/// marked: whole-table work units (see the Python `load()`) make such buffers; a stream's 1 MiB
-/// units never do, so a stream's small, recycled buffers are not rounded up to huge pages.
-/// glibc does the same for all its blocks when asked (`glibc.malloc.hugetlb=1`); this marks
-/// this extension's large buffers only.
-#[inline]
-unsafe fn fresh(real: Layout, zeroed: bool) -> *mut u8 {
-    let p = if zeroed {
-        System.alloc_zeroed(real)
-    } else {
-        System.alloc(real)
-    };
-    if !p.is_null() && real.size() >= HUGE_FROM {
-        advise_huge(p, real.size());
-    }
-    p
-}
-
-#[cfg(target_os = "linux")]
-unsafe fn advise_huge(p: *mut u8, len: usize) {
-    let start = (p as usize).next_multiple_of(HUGE);
-    let end = (p as usize + len) & !(HUGE - 1);
-    if end > start {
-        // Advice only: an error (THP not built in, say) leaves ordinary pages, which is fine.
-        libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-unsafe fn advise_huge(_p: *mut u8, _len: usize) {}
-
 // SAFETY: every block handed out is either straight from `System` with the caller's layout, or
 // a block `System` allocated with `big(layout)`, which is at least as large and as aligned as
 // the request; blocks are kept and reused under a lock, and each is handed out once.
@@ -204,7 +146,7 @@ unsafe impl GlobalAlloc for Recycler {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         match Self::big(layout) {
             None => System.alloc(layout),
-            Some(real) => self.take(real.size()).unwrap_or_else(|| fresh(real, false)),
+            Some(real) => self.take(real.size()).unwrap_or_else(|| System.alloc(real)),
         }
     }
 
@@ -217,7 +159,7 @@ unsafe impl GlobalAlloc for Recycler {
                     std::ptr::write_bytes(p, 0, real.size());
                     p
                 }
-                None => fresh(real, true),
+                None => System.alloc_zeroed(real),
             },
         }
     }
@@ -347,33 +289,6 @@ mod tests {
                 "nothing was added while the lock was held"
             );
             r.release();
-        }
-    }
-
-    #[test]
-    fn large_blocks_are_aligned_to_huge_pages_and_recycled() {
-        let r = Recycler::new();
-        let l = Layout::from_size_align(HUGE_FROM + 12_345, 64).unwrap();
-        unsafe {
-            let a = r.alloc(l);
-            assert_eq!(a as usize % HUGE, 0);
-            a.write_bytes(1, l.size());
-            r.dealloc(a, l);
-            let b = r.alloc_zeroed(l);
-            assert_eq!(b, a, "the same rounded size gets the kept block");
-            assert!(std::slice::from_raw_parts(b, l.size())
-                .iter()
-                .all(|&x| x == 0));
-            // Growing a large block moves it to another large, aligned block with its contents.
-            b.write_bytes(9, 100);
-            let c = r.realloc(b, l, 3 * HUGE_FROM);
-            assert_eq!(c as usize % HUGE, 0);
-            assert!(std::slice::from_raw_parts(c, 100).iter().all(|&x| x == 9));
-            r.dealloc(c, Layout::from_size_align(3 * HUGE_FROM, 64).unwrap());
-            assert!(
-                r.release() >= 3 * HUGE_FROM,
-                "kept blocks are freed with their alignment"
-            );
         }
     }
 

@@ -26,7 +26,13 @@ use crate::report::Report;
 // allocator adding MADV_HUGEPAGE, with 4 MiB chunks) were measured too (2026-11-25, 1 GB
 // whole-table, fresh processes): bimodal, 0.85 s or 1.4-1.6 s against a steady 1.07-1.1 s,
 // because with THP defrag set to "madvise" a huge-page fault may stall in direct compaction.
-// Not kept: a steady time beats a sometimes-faster one.
+// Not kept: a steady time beats a sometimes-faster one. Re-measured with 8 MiB whole-table work
+// units and 2 MiB-aligned blocks (2026-11-25, `load()` of 1 GB, 10 alternating fresh runs each):
+// THP `madvise` best 0.66 s but median 0.87 s, against `never` best 0.79 s and median 0.83 s;
+// a later set ran 0.88-1.33 s with THP, where 1 MiB units without THP ran 0.92-1.20 s and 8 MiB
+// units without THP 0.79-0.89 s just after. /proc/vmstat counted no compaction
+// stalls in these runs, so the slow faults come from below the guest (this is a VM), which a
+// user's machine may share. Still not kept.
 #[global_allocator]
 static ALLOC: crate::alloc::Recycler = crate::alloc::Recycler::new();
 
