@@ -729,6 +729,10 @@ class ChatStream:
         JsonlDecodeError, MappingError, FormatDetectionError: Under ``policy="strict"``, for
             the first bad line.
         SourceError: A file cannot be read.
+        BrightIngestError: Code ``forked_reader``: the stream was started (a batch was taken)
+            in another process, and this is a ``fork()`` of it, without its worker threads.
+            Start streams in the process that reads them (in a PyTorch DataLoader: in the
+            dataset's ``__iter__``). A stream created but not started may be read in a child.
     """
 
     def __init__(self, ingest: _Ingest) -> None:

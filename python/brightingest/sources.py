@@ -583,6 +583,7 @@ class Resolved:
     names: list[str] = field(default_factory=list)
     fetched: list[FetchResult] = field(default_factory=list)
     _cleanup: list[Path] = field(default_factory=list, repr=False)
+    _pid: int = field(default_factory=os.getpid, repr=False)
 
     def __enter__(self) -> Resolved:
         return self
@@ -599,7 +600,14 @@ class Resolved:
         return len(self.paths)
 
     def close(self) -> None:
-        """Remove temporary downloads and the standard-input spool (idempotent)."""
+        """Remove temporary downloads and the standard-input spool (idempotent).
+
+        Only in the process that made them: a ``fork()``ed child (a DataLoader worker, say)
+        closing its copy must not delete files its parent is still reading.
+        """
+        if os.getpid() != self._pid:
+            self._cleanup.clear()
+            return
         while self._cleanup:
             target = self._cleanup.pop()
             if target.is_dir():

@@ -175,6 +175,12 @@ pub enum IngestError {
     /// Invalid options or format specification (a usage error, not a data error).
     #[error("{0}")]
     Config(String),
+    /// A read started in one process and continued in a `fork()`ed child.
+    #[error(
+        "this read was started in process {started_in} and is continued in process {used_in}, \
+         a fork() of it; its worker threads exist only in process {started_in}"
+    )]
+    Forked { started_in: u32, used_in: u32 },
 }
 
 impl IngestError {

@@ -187,6 +187,10 @@ struct Pipeline {
     cutter: Option<std::thread::JoinHandle<()>>,
     early: BTreeMap<u64, Msg>,
     next_seq: u64,
+    /// The worker threads, started with the read (never before: see `Reader::next_batch`).
+    _pool: Arc<rayon::ThreadPool>,
+    /// The process that started the read; its threads exist in no other (see `fork()`).
+    pid: u32,
 }
 
 impl Pipeline {
@@ -221,6 +225,19 @@ impl Drop for Pipeline {
     }
 }
 
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if let Some(p) = self.pipeline.take() {
+            if p.pid != std::process::id() {
+                // A forked child: joining the cutting thread would wait forever, and the pool's
+                // and channels' locks may have been held by threads that are not here. Leak
+                // them; the memory is the parent's copy and goes with the child.
+                std::mem::forget(p);
+            }
+        }
+    }
+}
+
 /// A streaming read over files, in input order.
 pub struct Reader {
     /// Until the read starts; then it belongs to the cutting thread.
@@ -231,7 +248,6 @@ pub struct Reader {
     formats: Option<Arc<FormatSet>>,
     format_names: Vec<String>,
     opts: Arc<ReadOptions>,
-    pool: Arc<rayon::ThreadPool>,
     report: Arc<Mutex<Report>>,
     pending: VecDeque<RecordBatch>,
     quarantine: Option<BufWriter<File>>,
@@ -261,11 +277,6 @@ impl Reader {
             ));
         }
         let threads = opts.threads.max(1);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("brightingest-{i}"))
-            .build()
-            .map_err(|e| IngestError::Config(format!("cannot start worker threads: {e}")))?;
         let quarantine = match (opts.policy, &opts.quarantine_path) {
             (Policy::Quarantine, Some(p)) => {
                 Some(BufWriter::new(File::create(p).map_err(|e| {
@@ -314,7 +325,6 @@ impl Reader {
             formats: formats.map(Arc::new),
             format_names,
             opts: Arc::new(opts),
-            pool: Arc::new(pool),
             report,
             pending: VecDeque::new(),
             quarantine,
@@ -372,7 +382,20 @@ impl Reader {
     }
 
     /// The next batch, or `None` when every line has been read.
+    ///
+    /// A read started in one process cannot go on in a child `fork()`ed from it: the child has
+    /// none of its threads (a PyTorch DataLoader worker is such a child). There every call fails
+    /// with [`IngestError::Forked`] instead of waiting forever. A reader created but not yet
+    /// read from is fine in a child: the threads start with the first batch.
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, IngestError> {
+        if let Some(p) = &self.pipeline {
+            if p.pid != std::process::id() {
+                return Err(IngestError::Forked {
+                    started_in: p.pid,
+                    used_in: std::process::id(),
+                });
+            }
+        }
         loop {
             if let Some(b) = self.pending.pop_front() {
                 return Ok(Some(b));
@@ -408,6 +431,12 @@ impl Reader {
 
     /// Start the cutting thread; it spawns one pool task per chunk, at most `in_flight` ahead.
     fn start(&mut self) -> Result<Pipeline, IngestError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.opts.threads)
+            .thread_name(|i| format!("brightingest-{i}"))
+            .build()
+            .map_err(|e| IngestError::Config(format!("cannot start worker threads: {e}")))?;
+        let pool = Arc::new(pool);
         let mut source = self
             .source
             .take()
@@ -423,7 +452,8 @@ impl Reader {
         }
         let (res_tx, res_rx) = mpsc::channel::<(u64, Msg)>();
         let stop = Arc::new(AtomicBool::new(false));
-        let (pool, formats, opts) = (self.pool.clone(), self.formats.clone(), self.opts.clone());
+        let (formats, opts) = (self.formats.clone(), self.opts.clone());
+        let workers = pool.clone();
         let nformats = self.format_names.len();
         let halt = stop.clone();
         let cutter = std::thread::Builder::new()
@@ -446,7 +476,7 @@ impl Reader {
                         }
                     };
                     let (tx, formats, opts) = (res_tx.clone(), formats.clone(), opts.clone());
-                    pool.spawn(move || {
+                    workers.spawn(move || {
                         let run = std::panic::AssertUnwindSafe(|| {
                             process_chunk(&chunk, formats.as_deref(), &opts, nformats)
                         });
@@ -471,6 +501,8 @@ impl Reader {
             cutter: Some(cutter),
             early: BTreeMap::new(),
             next_seq: 0,
+            _pool: pool,
+            pid: std::process::id(),
         })
     }
 

@@ -40,6 +40,7 @@ pyo3::import_exception!(brightingest.errors, JsonlDecodeError);
 pyo3::import_exception!(brightingest.errors, MappingError);
 pyo3::import_exception!(brightingest.errors, FormatDetectionError);
 pyo3::import_exception!(brightingest.errors, SourceError);
+pyo3::import_exception!(brightingest.errors, BrightIngestError);
 
 /// Raise the brightingest exception class for a core error, with code/path/line/field/hint.
 #[cold]
@@ -48,6 +49,16 @@ fn to_pyerr(py: Python<'_>, e: IngestError) -> PyErr {
         let kw = PyDict::new(py);
         let (class, message) = match e {
             IngestError::Config(m) => return Ok(PyValueError::new_err(m)),
+            e @ IngestError::Forked { .. } => {
+                kw.set_item("code", "forked_reader")?;
+                kw.set_item(
+                    "hint",
+                    "start reading in the process that reads: in a PyTorch DataLoader, call \
+                     brightingest.stream() in the dataset's __iter__ (it runs in each worker), \
+                     or use the 'spawn' or 'forkserver' start method.",
+                )?;
+                (py.get_type::<BrightIngestError>(), e.to_string())
+            }
             IngestError::Source {
                 code,
                 path,
