@@ -1053,7 +1053,8 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
             report.rows_kept >= args.min_rows and report.rows_kept > 0,
             report.rows_kept,
             args.min_rows,
-            f"{report.rows_kept:,} rows kept (at least {max(args.min_rows, 1):,} required)",
+            f"{report.rows_kept:,} {'row' if report.rows_kept == 1 else 'rows'} kept"
+            f" (at least {max(args.min_rows, 1):,} required)",
         )
     )
     checks.append(
@@ -1179,7 +1180,8 @@ def cmd_convert(args: argparse.Namespace, out: Output) -> int:
         ) from exc
     size = dest.stat().st_size
     out.info(
-        f"Wrote {written:,} conversations to {dest} ({to}, {_human_bytes(size)})"
+        f"Wrote {written:,} conversation{'' if written == 1 else 's'} to {dest}"
+        f" ({to}, {_human_bytes(size)})"
         f" in {time.monotonic() - started:.1f} s"
     )
     doc = {

@@ -437,3 +437,17 @@ def test_inspect_token_counts_with_a_local_tokenizer(cli: Runner, tmp_path: Path
     missing = cli("inspect", SAMPLE, "--tokenizer", tmp_path / "nope")
     assert missing.rc == 2
     assert f'error: cannot load tokenizer "{tmp_path / "nope"}" from local files' in missing.err
+
+
+@needs_core
+def test_one_row_is_counted_in_the_singular(cli: Runner, tmp_path: Path) -> None:
+    src = tmp_path / "one.jsonl"
+    row = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    src.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    converted = cli("convert", str(src), "-o", str(out))
+    assert converted.rc == 0, converted.err
+    assert f"Wrote 1 conversation to {out} (openai" in converted.err
+    checked = cli("validate", str(src))
+    assert checked.rc == 0, checked.err
+    assert "1 row kept (at least 1 required)" in checked.text
