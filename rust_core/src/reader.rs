@@ -73,8 +73,11 @@ impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            // 1 MiB: measured fastest on BrightRun-like data (the output builders of a chunk
-            // stay in cache; 8 MiB chunks were 1.6x slower per core).
+            // 1 MiB: measured fastest for streams on BrightRun-like data, and a stream holds a
+            // few chunks per thread. (8 MiB chunks were 1.6x slower per core when output was
+            // built in arrow builders; since the plain-vector builders, a whole table read from
+            // a plain file is faster with 4-8 MiB chunks, which Python's `load()` passes: see
+            // `_chunk_bytes` in api.py.)
             chunk_bytes: 1 << 20,
             max_line_bytes: 1 << 30,
             policy: Policy::Skip,
