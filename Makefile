@@ -47,6 +47,7 @@ lint:
 	$(PY) -m mypy.stubtest brightingest._core
 	cargo fmt --manifest-path $(CARGO_MANIFEST) --check
 	cargo clippy --manifest-path $(CARGO_MANIFEST) --all-targets -- -D warnings
+	cargo clippy --manifest-path $(CARGO_MANIFEST) --lib --features python -- -D warnings
 
 bench:
 	$(PIP) install --quiet -e ".[bench]"

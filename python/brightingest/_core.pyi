@@ -92,3 +92,17 @@ def read_jsonl(
         window_chunks: Chunks in flight: cut, parsing or parsed and not yet handed out (bounds
             memory; default ``16 * threads``).
     """
+
+def openai_jsonl(batch: Any) -> bytes:
+    """OpenAI chat fine-tuning JSONL (UTF-8, one line per row) for one batch of the chat table.
+
+    Args:
+        batch: A record batch in the normalized chat schema (anything with
+            ``__arrow_c_array__``); only ``messages`` and ``tools`` are read.
+
+    Raises:
+        TypeError: The batch has another layout (``brightingest.writers`` then takes its
+            general path).
+        ValueError: A value cannot be written (``tool_calls``/``tools`` text that is not JSON,
+            a null row), naming the row.
+    """

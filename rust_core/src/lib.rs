@@ -5,6 +5,7 @@ pub mod alloc;
 pub mod error;
 pub mod framing;
 pub mod mapping;
+pub mod openai;
 pub mod parse;
 pub mod reader;
 pub mod report;

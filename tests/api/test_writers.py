@@ -189,3 +189,75 @@ def test_atomic_output_renames_only_when_complete(tmp_path: Path) -> None:
 def test_openai_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     assert write_openai(chat_table(ROWS[:1]), "-") == 1
     assert json.loads(capsys.readouterr().out)["messages"][1] == {"role": "user", "content": "Hi"}
+
+
+# -- the core's OpenAI writer and the general path ---------------------------------------------
+
+
+def _python_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writers, "_native_writer", lambda: None)
+
+
+def _tricky_rows() -> list[dict[str, Any]]:
+    spaced = (
+        '[ {"id": "c 1", "type": "function",\n "function": {"name": "f", "arguments": "{ }"}} ]'
+    )
+    return [
+        *ROWS,
+        {
+            **ROWS[1],
+            "messages": [
+                msg("user", 'é "quoted" \\ back\nslash\t\x01\x1f 😀 \u2028'),
+                msg("assistant", "", tool_calls=spaced, weight=1),
+                msg("tool", "", tool_call_id="c 1"),
+                msg("assistant", "done", tool_calls="[]", weight=None),
+                msg("developer", "", name=""),
+            ],
+            "tools": ' [ {"type" : "function"} ] ',
+        },
+    ]
+
+
+@pytest.mark.usefixtures("core")
+def test_core_writer_writes_the_bytes_the_python_path_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = chat_table(_tricky_rows() * 50)
+    table = pa.concat_tables([table.slice(3, 100), table.slice(0, 3)])  # sliced batches
+    native, general = tmp_path / "native.jsonl", tmp_path / "general.jsonl"
+    assert write_openai(table, native) == table.num_rows
+    _python_path(monkeypatch)
+    assert write_openai(table, general) == table.num_rows
+    assert native.read_bytes() == general.read_bytes()
+    lines = native.read_bytes().decode("utf-8").split("\n")  # not splitlines(): U+2028 inside
+    assert lines.pop() == ""
+    assert len(lines) == table.num_rows
+    assert json.loads(lines[2])["messages"][1] == {
+        "role": "assistant",
+        "tool_calls": json.loads(_tricky_rows()[2]["messages"][1]["tool_calls"]),
+        "weight": 1,
+    }
+
+
+@pytest.mark.usefixtures("core")
+def test_other_layouts_take_the_general_path(tmp_path: Path) -> None:
+    table = chat_table()
+    large = pa.schema(
+        [
+            f.with_type(pa.large_string()) if f.name in ("tools", "id", "metadata") else f
+            for f in CHAT_SCHEMA
+        ]
+    )
+    native, general = tmp_path / "native.jsonl", tmp_path / "general.jsonl"
+    write_openai(table, native)
+    assert write_openai(table.cast(large), general) == 2
+    assert native.read_bytes() == general.read_bytes()
+
+
+@pytest.mark.usefixtures("core")
+def test_json_text_that_is_not_json_fails_naming_the_row(tmp_path: Path) -> None:
+    rows = [ROWS[0], {**ROWS[1], "tools": "[{"}]
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(ValueError, match="row 1: tools is not valid JSON"):
+        write_openai(chat_table(rows), out)
+    assert not out.exists()

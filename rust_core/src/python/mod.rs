@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use arrow_array::{ArrayRef, RecordBatch, StructArray};
 use arrow_schema::{ArrowError, Field, SchemaRef};
-use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyCapsule, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyCapsule, PyDict, PyList, PyTuple};
 use pyo3_arrow::ffi::{to_schema_pycapsule, to_stream_pycapsule, ArrayIterator};
 use pyo3_arrow::PyRecordBatch;
 
@@ -290,6 +290,23 @@ fn read_jsonl(
     })
 }
 
+/// OpenAI chat fine-tuning JSONL (UTF-8 bytes, one line per row) for one batch of the
+/// normalized chat table; see `openai.rs`. Raises `TypeError` for a batch of another layout
+/// (the Python writer then takes its general path) and `ValueError` for a value it cannot
+/// write. The GIL is released while the lines are built.
+#[pyfunction]
+fn openai_jsonl<'py>(py: Python<'py>, batch: PyRecordBatch) -> PyResult<Bound<'py, PyBytes>> {
+    use crate::openai::{write_batch, OpenAiError};
+    let batch = batch.into_inner();
+    let mut out = Vec::new();
+    py.detach(|| write_batch(&batch, &mut out))
+        .map_err(|e| match e {
+            OpenAiError::Layout(m) => PyTypeError::new_err(m),
+            OpenAiError::Value(m) => PyValueError::new_err(m),
+        })?;
+    Ok(PyBytes::new(py, &out))
+}
+
 /// Addresses of every buffer of a record batch as Rust sees it after import through the Arrow
 /// C Data Interface (`__arrow_c_array__`). Tests compare them with pyarrow's `Buffer.address`
 /// to prove that batches cross the boundary without copies, in both directions.
@@ -331,6 +348,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAPPING_CATEGORIES", PyTuple::new(m.py(), mapping)?)?;
     m.add_class::<PyReader>()?;
     m.add_function(wrap_pyfunction!(read_jsonl, m)?)?;
+    m.add_function(wrap_pyfunction!(openai_jsonl, m)?)?;
     m.add_function(wrap_pyfunction!(_buffer_addresses, m)?)?;
     Ok(())
 }
