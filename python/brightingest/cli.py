@@ -1140,10 +1140,90 @@ _SUFFIXES = {
 }
 
 
+def _output_size(dest: Path) -> int | None:
+    """Bytes written to ``dest``; ``None`` for standard output (``-``)."""
+    return None if str(dest) == "-" else dest.stat().st_size
+
+
+def _written_to(dest: Path, to: str, size: int | None) -> str:
+    if size is None:
+        return f"standard output ({to})"
+    return f"{dest} ({to}, {_human_bytes(size)})"
+
+
+def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str) -> int:
+    """``convert`` without --where or --dedup: batches go from the reader straight to the
+    writer, so memory stays bounded whatever the input size (a whole table is only needed to
+    filter or deduplicate). The output appears, atomically, only if the whole read succeeds.
+    """
+    from brightingest._progress import progress_enabled
+    from brightingest.api import stream
+    from brightingest.writers import write
+
+    policy, quarantine = _policy(args)
+    started = time.monotonic()
+    chat = stream(
+        args.sources,
+        format=args.format,
+        policy=policy,  # type: ignore[arg-type]  # checked by argparse choices
+        quarantine=quarantine,
+        threads=args.threads,
+        max_line_bytes=args.max_line_bytes,
+        progress=progress_enabled(args.progress, quiet=out.quiet),
+    )
+    with chat:
+        try:
+            written = write(chat, dest, to=to)  # type: ignore[arg-type]  # checked: a choice
+        except SourceError:
+            raise
+        except OSError as exc:
+            raise BrightIngestError(
+                f"cannot write the output ({exc.strerror or exc}); nothing written.",
+                code="output_error",
+                path=os.fspath(dest),
+                hint="check the path, permissions and free space.",
+            ) from exc
+    elapsed = time.monotonic() - started
+    report = chat.report
+    line = report.summary_line()
+    if report.bytes_read:
+        line += f" from {_human_bytes(report.bytes_read)}"
+    out.info(line)
+    size = _output_size(dest)
+    out.info(
+        f"Wrote {written:,} conversation{'' if written == 1 else 's'} to"
+        f" {_written_to(dest, to, size)} in {elapsed:.1f} s, read and written in one pass"
+    )
+    out.document(
+        {
+            "ok": True,
+            "command": "convert",
+            "output": os.fspath(dest),
+            "to": to,
+            "rows_written": written,
+            "bytes_written": size,
+            "format": chat.format,
+            "summary": report.summary_line(),
+            "report": report.to_dict(),
+        }
+    )
+    return EXIT_OK
+
+
 def cmd_convert(args: argparse.Namespace, out: Output) -> int:
     """``convert``: read, filter, deduplicate, write atomically."""
     dest = Path(args.output)
-    to = args.to or _SUFFIXES.get(dest.suffix.lower())
+    to = args.to or ("openai" if args.output == "-" else _SUFFIXES.get(dest.suffix.lower()))
+    if args.output == "-" and getattr(args, "json", False):
+        raise _usage_error(
+            "--json and -o - would both write to standard output.",
+            "drop --json, or pass -o FILE.",
+        )
+    if args.output == "-" and to != "openai":
+        raise _usage_error(
+            f"{to} output needs a file, not standard output.",
+            "pass -o FILE, or --to openai for JSONL on standard output.",
+        )
     if to is None:
         raise _usage_error(
             f'cannot tell the output format from "{dest.name}".',
@@ -1156,7 +1236,8 @@ def cmd_convert(args: argparse.Namespace, out: Output) -> int:
             f"the output directory {dest.parent} does not exist.",
             "create it first, or pick another -o path.",
         )
-    _parse_where(args)
+    if _parse_where(args) is None and not getattr(args, "dedup", False):
+        return _convert_streamed(args, out, dest, to)
     ds = _ingest(args, out)
     table, selection = _filter(ds, args, out)
     if table.num_rows == 0:
@@ -1178,11 +1259,10 @@ def cmd_convert(args: argparse.Namespace, out: Output) -> int:
             path=os.fspath(dest),
             hint="check the path, permissions and free space.",
         ) from exc
-    size = dest.stat().st_size
+    size = _output_size(dest)
     out.info(
-        f"Wrote {written:,} conversation{'' if written == 1 else 's'} to {dest}"
-        f" ({to}, {_human_bytes(size)})"
-        f" in {time.monotonic() - started:.1f} s"
+        f"Wrote {written:,} conversation{'' if written == 1 else 's'} to"
+        f" {_written_to(dest, to, size)} in {time.monotonic() - started:.1f} s"
     )
     doc = {
         "ok": True,

@@ -451,3 +451,68 @@ def test_one_row_is_counted_in_the_singular(cli: Runner, tmp_path: Path) -> None
     checked = cli("validate", str(src))
     assert checked.rc == 0, checked.err
     assert "1 row kept (at least 1 required)" in checked.text
+
+
+@needs_core
+def test_convert_to_standard_output(cli: Runner, tmp_path: Path) -> None:
+    result = cli("convert", SAMPLE, "-o", "-")
+    assert result.rc == 0, result.err
+    records = [json.loads(line) for line in result.out.splitlines()]
+    assert len(records) == 17
+    assert all(r["messages"][-1]["role"] == "assistant" for r in records)
+    assert "Wrote 17 conversations to standard output (openai)" in result.err
+    filtered = cli("convert", SAMPLE, "-o", "-", "--where", "training_metadata.quality_score >= 0")
+    assert filtered.rc == 0, filtered.err
+    assert filtered.out == result.out
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_core
+def test_convert_to_standard_output_refuses_what_cannot_go_there(cli: Runner) -> None:
+    parquet = cli("convert", SAMPLE, "-o", "-", "--to", "parquet")
+    assert parquet.rc == 2
+    assert "parquet output needs a file" in parquet.err
+    both = cli("convert", SAMPLE, "-o", "-", "--json")
+    assert both.rc == 2
+    assert both.json["error"]["code"] == "usage_error"
+    assert parquet.out == ""
+
+
+@needs_core
+def test_streamed_convert_writes_what_the_whole_table_path_writes(
+    cli: Runner, tmp_path: Path
+) -> None:
+    streamed, whole = tmp_path / "streamed.jsonl", tmp_path / "whole.jsonl"
+    one = cli("convert", SAMPLE, "-o", streamed, "--json")
+    assert one.rc == 0, one.err
+    assert "read and written in one pass" in one.err
+    # --where makes convert build the whole table first.
+    two = cli("convert", SAMPLE, "-o", whole, "--where", "training_metadata.quality_score >= 0")
+    assert two.rc == 0, two.err
+    assert streamed.read_bytes() == whole.read_bytes()
+    doc = one.json
+    assert doc["rows_written"] == 17
+    assert doc["format"] == "brightrun-v4"
+    assert doc["report"]["rows_kept"] == 17
+    assert doc["report"]["lines_read"] == 19
+
+
+@needs_core
+def test_streamed_convert_that_fails_midway_leaves_nothing(cli: Runner, tmp_path: Path) -> None:
+    src = tmp_path / "big.jsonl"
+    good = json.dumps(
+        {
+            "messages": [
+                {"role": "user", "content": "q" * 500},
+                {"role": "assistant", "content": "a"},
+            ]
+        }
+    )
+    src.write_text("\n".join([good] * 20_000 + ["{broken"] + [good] * 10) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    out.write_text("old\n")
+    result = cli("convert", src, "-o", out, "--policy", "strict", "--threads", "2")
+    assert result.rc == 1
+    assert f"{src.name}:20001" in result.err
+    assert out.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl", "out.jsonl"]
