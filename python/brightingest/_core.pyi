@@ -106,3 +106,12 @@ def openai_jsonl(batch: Any) -> bytes:
         ValueError: A value cannot be written (``tool_calls``/``tools`` text that is not JSON,
             a null row), naming the row.
     """
+
+def row_hashes(batch: Any) -> bytes:
+    """A 128-bit hash of each row's conversation (messages and tools), 16 bytes per row.
+
+    Equal conversations hash equal; different ones almost surely differ (callers confirm).
+
+    Raises:
+        TypeError: The batch is not in the normalized chat layout.
+    """

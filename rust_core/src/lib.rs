@@ -9,6 +9,7 @@ pub mod openai;
 pub mod parse;
 pub mod reader;
 pub mod report;
+pub mod rowhash;
 pub mod source;
 pub mod table;
 

@@ -27,16 +27,16 @@ pub enum OpenAiError {
     Value(String),
 }
 
-/// The columns of a `messages` struct the writer reads.
-struct Messages<'a> {
-    list: &'a ListArray,
-    items: &'a StructArray,
-    role: &'a StringArray,
-    content: Option<&'a StringArray>,
-    weight: Option<&'a Int8Array>,
-    name: Option<&'a StringArray>,
-    tool_calls: Option<&'a StringArray>,
-    tool_call_id: Option<&'a StringArray>,
+/// The columns of a `messages` struct the writer (and `rowhash`) read.
+pub(crate) struct Messages<'a> {
+    pub list: &'a ListArray,
+    pub items: &'a StructArray,
+    pub role: &'a StringArray,
+    pub content: Option<&'a StringArray>,
+    pub weight: Option<&'a Int8Array>,
+    pub name: Option<&'a StringArray>,
+    pub tool_calls: Option<&'a StringArray>,
+    pub tool_call_id: Option<&'a StringArray>,
 }
 
 fn child<'a, T: 'static>(items: &'a StructArray, name: &str) -> Result<Option<&'a T>, OpenAiError> {
@@ -49,7 +49,7 @@ fn child<'a, T: 'static>(items: &'a StructArray, name: &str) -> Result<Option<&'
 }
 
 impl<'a> Messages<'a> {
-    fn of(batch: &'a RecordBatch) -> Result<Self, OpenAiError> {
+    pub(crate) fn of(batch: &'a RecordBatch) -> Result<Self, OpenAiError> {
         let col = batch
             .column_by_name("messages")
             .ok_or_else(|| OpenAiError::Layout("no messages column".into()))?;
@@ -76,7 +76,17 @@ impl<'a> Messages<'a> {
     }
 }
 
-fn get(col: Option<&StringArray>, i: usize) -> Option<&str> {
+/// The `tools` column (JSON text), if the batch has one.
+pub(crate) fn tools_of(batch: &RecordBatch) -> Result<Option<&StringArray>, OpenAiError> {
+    match batch.column_by_name("tools") {
+        None => Ok(None),
+        Some(c) => Ok(Some(c.as_any().downcast_ref::<StringArray>().ok_or_else(
+            || OpenAiError::Layout(format!("tools has type {}", c.data_type())),
+        )?)),
+    }
+}
+
+pub(crate) fn get(col: Option<&StringArray>, i: usize) -> Option<&str> {
     col.and_then(|c| c.is_valid(i).then(|| c.value(i)))
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
 from brightingest.stats import (
     conversation_stats,
@@ -188,3 +189,39 @@ def test_token_stats_with_a_chat_template_adds_no_special_tokens_twice() -> None
     assert stats["total"] == 2 + 2 + 1 + 2  # markers around each message, no BOS
     assert stats["chat_template"] is True
     assert "over_max_length" not in stats
+
+
+def _chunked_with_duplicates() -> pa.Table:
+    rows = _rows()
+    return pa.concat_tables(
+        [chat_table(rows[:2]), chat_table(rows), chat_table(rows[3:]).slice(1), chat_table(rows)]
+    )
+
+
+def test_hash_candidates_find_what_comparing_every_row_finds(monkeypatch: Any) -> None:
+    import brightingest.stats as stats
+
+    pytest.importorskip("brightingest._core")
+    table = _chunked_with_duplicates()
+    with_hashes = (duplicate_groups(table), dedup_mask(table).to_pylist())
+    assert stats._hash_candidates(table) is not None  # the core's path was taken
+    monkeypatch.setattr(stats, "_hash_candidates", lambda table: None)
+    assert (duplicate_groups(table), dedup_mask(table).to_pylist()) == with_hashes
+    assert with_hashes[0]["groups"] == 4  # the system row, "a"/"bb", the weight-0 row, "long"
+
+
+def test_equal_hashes_are_confirmed_by_comparing_rows(monkeypatch: Any) -> None:
+    core = pytest.importorskip("brightingest._core")
+    table = _chunked_with_duplicates()
+    expected = (duplicate_groups(table), dedup_mask(table).to_pylist())
+    # Every row hashing alike (the worst collision) must not merge different conversations.
+    monkeypatch.setattr(core, "row_hashes", lambda batch: b"\x00" * 16 * batch.num_rows)
+    assert (duplicate_groups(table), dedup_mask(table).to_pylist()) == expected
+
+
+def test_rows_are_taken_across_chunks_in_order() -> None:
+    from brightingest.stats import _take_rows
+
+    table = _chunked_with_duplicates()
+    rows = pa.array([0, 1, 2, 7, 8, table.num_rows - 1], pa.int64())
+    assert _take_rows(table, rows).equals(table.take(rows))

@@ -307,6 +307,21 @@ fn openai_jsonl<'py>(py: Python<'py>, batch: PyRecordBatch) -> PyResult<Bound<'p
     Ok(PyBytes::new(py, &out))
 }
 
+/// 16 bytes per row: a 128-bit hash of each row's conversation (messages and tools; see
+/// `rowhash.rs`), for finding duplicate candidates. Raises `TypeError` for a batch of another
+/// layout. The GIL is released while hashing.
+#[pyfunction]
+fn row_hashes<'py>(py: Python<'py>, batch: PyRecordBatch) -> PyResult<Bound<'py, PyBytes>> {
+    let batch = batch.into_inner();
+    let out = py
+        .detach(|| crate::rowhash::row_hashes(&batch))
+        .map_err(|e| match e {
+            crate::openai::OpenAiError::Layout(m) => PyTypeError::new_err(m),
+            crate::openai::OpenAiError::Value(m) => PyValueError::new_err(m),
+        })?;
+    Ok(PyBytes::new(py, &out))
+}
+
 /// Addresses of every buffer of a record batch as Rust sees it after import through the Arrow
 /// C Data Interface (`__arrow_c_array__`). Tests compare them with pyarrow's `Buffer.address`
 /// to prove that batches cross the boundary without copies, in both directions.
@@ -349,6 +364,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyReader>()?;
     m.add_function(wrap_pyfunction!(read_jsonl, m)?)?;
     m.add_function(wrap_pyfunction!(openai_jsonl, m)?)?;
+    m.add_function(wrap_pyfunction!(row_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(_buffer_addresses, m)?)?;
     Ok(())
 }
