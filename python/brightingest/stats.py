@@ -107,12 +107,15 @@ def conversation_stats(table: pa.Table, *, longest: int = 5) -> dict[str, Any]:
         messages, characters}]}``.
     """
     n = table.num_rows
-    messages, flat, parents = _flat_messages(table)
+    # Chunk by chunk: combining the chunks would copy the whole column (the table's size again).
+    messages = table.column("messages")
+    flat = pc.list_flatten(messages)
+    parents = pc.list_parent_indices(messages)  # row numbers across chunks
     turns = pc.list_value_length(messages)
-    role = flat.field("role")
+    role = pc.struct_field(flat, "role")
     if pa.types.is_dictionary(role.type):
-        role = role.dictionary_decode()
-    chars = pc.utf8_length(pc.fill_null(flat.field("content"), ""))
+        role = role.cast(role.type.value_type)
+    chars = pc.utf8_length(pc.fill_null(pc.struct_field(flat, "content"), ""))
     per_message = pa.table({"role": role, "chars": chars.cast(pa.int64()), "row": parents})
 
     roles: dict[str, dict[str, Any]] = {}
@@ -140,7 +143,7 @@ def conversation_stats(table: pa.Table, *, longest: int = 5) -> dict[str, Any]:
         if isinstance(row_chars, pa.ChunkedArray):
             row_chars = row_chars.combine_chunks()
 
-    weight = flat.field("weight")
+    weight = pc.struct_field(flat, "weight")
     trained = pc.and_(
         pc.equal(role, "assistant"),
         pc.fill_null(pc.not_equal(weight.cast(pa.int64()), 0), True),

@@ -225,3 +225,10 @@ def test_rows_are_taken_across_chunks_in_order() -> None:
     table = _chunked_with_duplicates()
     rows = pa.array([0, 1, 2, 7, 8, table.num_rows - 1], pa.int64())
     assert _take_rows(table, rows).equals(table.take(rows))
+
+
+def test_conversation_stats_do_not_depend_on_chunks() -> None:
+    table = _chunked_with_duplicates()
+    assert table.column("messages").num_chunks > 1
+    combined = table.combine_chunks()
+    assert conversation_stats(table, longest=4) == conversation_stats(combined, longest=4)
