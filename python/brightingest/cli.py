@@ -1140,15 +1140,42 @@ _SUFFIXES = {
 }
 
 
-def _output_size(dest: Path) -> int | None:
-    """Bytes written to ``dest``; ``None`` for standard output (``-``)."""
-    return None if str(dest) == "-" else dest.stat().st_size
+def _write_checked(data: Any, dest: Path, to: str) -> int:
+    """Write ``data`` with :func:`brightingest.writers.write`; an output failure becomes an
+    ``output_error`` (a source failing while a stream is written stays a ``SourceError``)."""
+    from brightingest.writers import write
+
+    try:
+        return write(data, dest, to=to)  # type: ignore[arg-type]  # checked: a choice
+    except SourceError:
+        raise
+    except OSError as exc:
+        raise BrightIngestError(
+            f"cannot write the output ({exc.strerror or exc}); nothing written.",
+            code="output_error",
+            path=os.fspath(dest),
+            hint="check the path, permissions and free space.",
+        ) from exc
 
 
-def _written_to(dest: Path, to: str, size: int | None) -> str:
-    if size is None:
-        return f"standard output ({to})"
-    return f"{dest} ({to}, {_human_bytes(size)})"
+def _convert_done(
+    out: Output, dest: Path, to: str, written: int, report: Any, fmt: str | None, how: str
+) -> dict[str, Any]:
+    """Print the "Wrote ..." line; the ``--json`` document of a successful convert."""
+    size = None if str(dest) == "-" else dest.stat().st_size  # None: standard output
+    where = f"standard output ({to})" if size is None else f"{dest} ({to}, {_human_bytes(size)})"
+    out.info(f"Wrote {written:,} conversation{'' if written == 1 else 's'} to {where} {how}")
+    return {
+        "ok": True,
+        "command": "convert",
+        "output": os.fspath(dest),
+        "to": to,
+        "rows_written": written,
+        "bytes_written": size,
+        "format": fmt,
+        "summary": report.summary_line(),
+        "report": report.to_dict(),
+    }
 
 
 def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str) -> int:
@@ -1158,7 +1185,6 @@ def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str
     """
     from brightingest._progress import progress_enabled
     from brightingest.api import stream
-    from brightingest.writers import write
 
     policy, quarantine = _policy(args)
     started = time.monotonic()
@@ -1172,41 +1198,15 @@ def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str
         progress=progress_enabled(args.progress, quiet=out.quiet),
     )
     with chat:
-        try:
-            written = write(chat, dest, to=to)  # type: ignore[arg-type]  # checked: a choice
-        except SourceError:
-            raise
-        except OSError as exc:
-            raise BrightIngestError(
-                f"cannot write the output ({exc.strerror or exc}); nothing written.",
-                code="output_error",
-                path=os.fspath(dest),
-                hint="check the path, permissions and free space.",
-            ) from exc
+        written = _write_checked(chat, dest, to)
     elapsed = time.monotonic() - started
     report = chat.report
     line = report.summary_line()
     if report.bytes_read:
         line += f" from {_human_bytes(report.bytes_read)}"
     out.info(line)
-    size = _output_size(dest)
-    out.info(
-        f"Wrote {written:,} conversation{'' if written == 1 else 's'} to"
-        f" {_written_to(dest, to, size)} in {elapsed:.1f} s, read and written in one pass"
-    )
-    out.document(
-        {
-            "ok": True,
-            "command": "convert",
-            "output": os.fspath(dest),
-            "to": to,
-            "rows_written": written,
-            "bytes_written": size,
-            "format": chat.format,
-            "summary": report.summary_line(),
-            "report": report.to_dict(),
-        }
-    )
+    how = f"in {elapsed:.1f} s, read and written in one pass"
+    out.document(_convert_done(out, dest, to, written, report, chat.format, how))
     return EXIT_OK
 
 
@@ -1247,34 +1247,10 @@ def cmd_convert(args: argparse.Namespace, out: Output) -> int:
             report=ds.report,
             hint="check the field names with `brightingest inspect` (Metadata fields).",
         )
-    from brightingest.writers import write
-
     started = time.monotonic()
-    try:
-        written = write(table, dest, to=to)  # type: ignore[arg-type]  # checked: a choice
-    except OSError as exc:
-        raise BrightIngestError(
-            f"cannot write the output ({exc.strerror or exc}); nothing written.",
-            code="output_error",
-            path=os.fspath(dest),
-            hint="check the path, permissions and free space.",
-        ) from exc
-    size = _output_size(dest)
-    out.info(
-        f"Wrote {written:,} conversation{'' if written == 1 else 's'} to"
-        f" {_written_to(dest, to, size)} in {time.monotonic() - started:.1f} s"
-    )
-    doc = {
-        "ok": True,
-        "command": "convert",
-        "output": os.fspath(dest),
-        "to": to,
-        "rows_written": written,
-        "bytes_written": size,
-        "format": ds.format,
-        "summary": ds.report.summary_line(),
-        "report": ds.report.to_dict(),
-    }
+    written = _write_checked(table, dest, to)
+    how = f"in {time.monotonic() - started:.1f} s"
+    doc = _convert_done(out, dest, to, written, ds.report, ds.format, how)
     if selection:
         doc["selection"] = selection
     out.document(doc)
