@@ -38,7 +38,7 @@ import re
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -1178,15 +1178,48 @@ def _convert_done(
     }
 
 
+class _Filtered:
+    """The batches of a chat stream that match a --where expression (an Arrow-typed iterable
+    for the writers), counting what it saw and kept. The expression is row by row (its
+    vectorized form is tested against the per-row reference), so filtering batch by batch keeps
+    exactly the rows that filtering the whole table keeps."""
+
+    def __init__(self, chat: Any, expr: Any, text: str) -> None:
+        self.chat, self.expr, self.text = chat, expr, text
+        self.schema = chat.schema
+        self.seen = self.kept = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        import pyarrow as pa
+
+        from brightingest.where import filter_mask
+
+        for batch in self.chat:
+            mask = filter_mask(pa.Table.from_batches([batch]), self.expr)
+            kept = batch.filter(mask)
+            self.seen += batch.num_rows
+            self.kept += kept.num_rows
+            if kept.num_rows:
+                yield kept
+        if self.kept == 0:  # raised inside the write: the output never appears
+            raise NoRowsError(
+                f"no rows left after --where (0 of {self.seen:,} match {self.text!r});"
+                " nothing written.",
+                report=self.chat.report,
+                hint="check the field names with `brightingest inspect` (Metadata fields).",
+            )
+
+
 def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str) -> int:
-    """``convert`` without --where or --dedup: batches go from the reader straight to the
-    writer, so memory stays bounded whatever the input size (a whole table is only needed to
-    filter or deduplicate). The output appears, atomically, only if the whole read succeeds.
+    """``convert`` without --dedup: batches go from the reader (through --where, if given)
+    straight to the writer, so memory stays bounded whatever the input size (only --dedup needs
+    the whole table). The output appears, atomically, only if the whole read succeeds.
     """
     from brightingest._progress import progress_enabled
     from brightingest.api import stream
 
     policy, quarantine = _policy(args)
+    expr = _parse_where(args)
     started = time.monotonic()
     chat = stream(
         args.sources,
@@ -1198,15 +1231,27 @@ def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str
         progress=progress_enabled(args.progress, quiet=out.quiet),
     )
     with chat:
-        written = _write_checked(chat, dest, to)
+        filtered = _Filtered(chat, expr, args.where) if expr is not None else None
+        written = _write_checked(filtered if filtered is not None else chat, dest, to)
     elapsed = time.monotonic() - started
     report = chat.report
     line = report.summary_line()
     if report.bytes_read:
         line += f" from {_human_bytes(report.bytes_read)}"
     out.info(line)
+    selection: dict[str, Any] = {}
+    if filtered is not None:
+        out.info(f"--where kept {filtered.kept:,} of {filtered.seen:,} rows")
+        selection = {
+            "where": args.where,
+            "rows_matched": filtered.kept,
+            "rows_filtered_out": filtered.seen - filtered.kept,
+        }
     how = f"in {elapsed:.1f} s, read and written in one pass"
-    out.document(_convert_done(out, dest, to, written, report, chat.format, how))
+    doc = _convert_done(out, dest, to, written, report, chat.format, how)
+    if selection:
+        doc["selection"] = selection
+    out.document(doc)
     return EXIT_OK
 
 
@@ -1236,7 +1281,7 @@ def cmd_convert(args: argparse.Namespace, out: Output) -> int:
             f"the output directory {dest.parent} does not exist.",
             "create it first, or pick another -o path.",
         )
-    if _parse_where(args) is None and not getattr(args, "dedup", False):
+    if not getattr(args, "dedup", False):
         return _convert_streamed(args, out, dest, to)
     ds = _ingest(args, out)
     table, selection = _filter(ds, args, out)

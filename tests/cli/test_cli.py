@@ -482,16 +482,28 @@ def test_convert_to_standard_output_refuses_what_cannot_go_there(cli: Runner) ->
 def test_streamed_convert_writes_what_the_whole_table_path_writes(
     cli: Runner, tmp_path: Path
 ) -> None:
+    where = "training_metadata.quality_score >= 4"
     streamed, whole = tmp_path / "streamed.jsonl", tmp_path / "whole.jsonl"
-    one = cli("convert", SAMPLE, "-o", streamed, "--json")
+    one = cli("convert", SAMPLE, "-o", streamed, "--where", where, "--json")
     assert one.rc == 0, one.err
     assert "read and written in one pass" in one.err
-    # --where makes convert build the whole table first.
-    two = cli("convert", SAMPLE, "-o", whole, "--where", "training_metadata.quality_score >= 0")
+    # --dedup makes convert build the whole table first (the sample has no duplicates).
+    two = cli("convert", SAMPLE, "-o", whole, "--where", where, "--dedup", "--json")
     assert two.rc == 0, two.err
+    assert "one pass" not in two.err
     assert streamed.read_bytes() == whole.read_bytes()
+    high = [n for n, obj in sample_rows() if obj["training_metadata"]["quality_score"] >= 4]
     doc = one.json
-    assert doc["rows_written"] == 17
+    assert doc["rows_written"] == len(high)
+    assert doc["selection"] == {
+        "where": where,
+        "rows_matched": len(high),
+        "rows_filtered_out": 17 - len(high),
+    }
+    assert {k: v for k, v in two.json["selection"].items() if k != "duplicates_dropped"} == (
+        doc["selection"]
+    )
+    assert f"--where kept {len(high)} of 17 rows" in one.err
     assert doc["format"] == "brightrun-v4"
     assert doc["report"]["rows_kept"] == 17
     assert doc["report"]["lines_read"] == 19
@@ -516,3 +528,27 @@ def test_streamed_convert_that_fails_midway_leaves_nothing(cli: Runner, tmp_path
     assert f"{src.name}:20001" in result.err
     assert out.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl", "out.jsonl"]
+
+
+@needs_core
+def test_streamed_where_over_many_batches_matches_the_whole_table(
+    cli: Runner, tmp_path: Path
+) -> None:
+    src = tmp_path / "many.jsonl"
+    lines = []
+    for i in range(12_000):
+        messages = [
+            {"role": "user", "content": f"question {i} " + "x" * 300},
+            {"role": "assistant", "content": f"answer {i}"},
+        ]
+        extra = {"n": i} if i % 3 else {"n": str(i)}  # a field whose type varies by row
+        lines.append(json.dumps({"messages": messages, **extra}))
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    streamed, whole = tmp_path / "streamed.jsonl", tmp_path / "whole.jsonl"
+    where = "n >= 6000 and n < 9000"
+    one = cli("convert", src, "-o", streamed, "--where", where, "--threads", "2", "--json")
+    two = cli("convert", src, "-o", whole, "--where", where, "--dedup", "--json")
+    assert one.rc == 0, one.err
+    assert two.rc == 0, two.err
+    assert streamed.read_bytes() == whole.read_bytes()
+    assert one.json["selection"]["rows_matched"] == two.json["selection"]["rows_matched"] > 0
