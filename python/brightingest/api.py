@@ -178,7 +178,12 @@ def _chunk_bytes(total_bytes: int | None, threads: int | None, whole_table: bool
     """
     if not whole_table or total_bytes is None:
         return _STREAM_CHUNK
-    workers = threads if threads is not None else len(os.sched_getaffinity(0))
+    if threads is not None:
+        workers = threads
+    elif hasattr(os, "sched_getaffinity"):  # the cores this process may use (Linux)
+        workers = len(os.sched_getaffinity(0))
+    else:
+        workers = os.cpu_count() or 1
     return max(_STREAM_CHUNK, min(_TABLE_CHUNK, total_bytes // (8 * workers)))
 
 
