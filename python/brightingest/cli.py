@@ -725,22 +725,27 @@ def _parse_where(args: argparse.Namespace) -> Any:
         ) from None
 
 
-def _ingest(args: argparse.Namespace, out: Output) -> Any:
-    """Load the sources as ``brightingest.load`` does; returns the ChatDataset."""
+def _read_options(args: argparse.Namespace, out: Output) -> dict[str, Any]:
+    """The keyword arguments of ``brightingest.load``/``stream`` that the data flags set."""
     from brightingest._progress import progress_enabled
-    from brightingest.api import load
 
     policy, quarantine = _policy(args)
-    show = progress_enabled(args.progress, quiet=out.quiet)
-    started = time.monotonic()
-    kwargs: dict[str, Any] = {
+    return {
         "format": args.format,
         "policy": policy,
         "quarantine": quarantine,
         "threads": args.threads,
         "max_line_bytes": args.max_line_bytes,
-        "progress": show,
+        "progress": progress_enabled(args.progress, quiet=out.quiet),
     }
+
+
+def _ingest(args: argparse.Namespace, out: Output) -> Any:
+    """Load the sources as ``brightingest.load`` does; returns the ChatDataset."""
+    from brightingest.api import load
+
+    kwargs = _read_options(args, out)
+    started = time.monotonic()
     ds = load(args.sources, **kwargs)
     elapsed = time.monotonic() - started
     report = ds.report
@@ -1215,21 +1220,12 @@ def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str
     straight to the writer, so memory stays bounded whatever the input size (only --dedup needs
     the whole table). The output appears, atomically, only if the whole read succeeds.
     """
-    from brightingest._progress import progress_enabled
     from brightingest.api import stream
 
-    policy, quarantine = _policy(args)
     expr = _parse_where(args)
+    kwargs = _read_options(args, out)
     started = time.monotonic()
-    chat = stream(
-        args.sources,
-        format=args.format,
-        policy=policy,  # type: ignore[arg-type]  # checked by argparse choices
-        quarantine=quarantine,
-        threads=args.threads,
-        max_line_bytes=args.max_line_bytes,
-        progress=progress_enabled(args.progress, quiet=out.quiet),
-    )
+    chat = stream(args.sources, **kwargs)
     with chat:
         filtered = _Filtered(chat, expr, args.where) if expr is not None else None
         written = _write_checked(filtered if filtered is not None else chat, dest, to)
