@@ -30,6 +30,7 @@ How a read goes:
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Generator, Iterator, Sequence
@@ -203,6 +204,8 @@ class _Ingest:
         pm: pluggy.PluginManager | None,
         sample_rows: int,
         whole_table: bool = False,
+        keep_sources: bool = False,
+        chunk_bytes: int | None = None,
     ) -> None:
         if policy not in _POLICIES:
             raise ValueError(f"policy must be one of {', '.join(_POLICIES)}, got {policy!r}")
@@ -216,6 +219,9 @@ class _Ingest:
             _check_positive("threads", threads)
         self.policy: Policy = policy
         self.progress = progress
+        self.keep_sources = keep_sources
+        self.chunk_bytes = chunk_bytes
+        self.threads, self.max_line_bytes = threads, max_line_bytes
         self.registered = _specs(pm)
         self.specs = {n: r.spec for n, r in self.registered.items()}
         from brightingest.sources import resolve
@@ -292,7 +298,7 @@ class _Ingest:
             names=list(self.resolved.names),
             formats=formats_json,
             threads=threads,
-            chunk_bytes=_chunk_bytes(self._total_bytes(), threads, whole_table),
+            chunk_bytes=self.chunk_bytes or _chunk_bytes(self._total_bytes(), threads, whole_table),
             max_line_bytes=max_line_bytes,
             policy=self.policy,
             quarantine_path=self.quarantine,
@@ -358,7 +364,24 @@ class _Ingest:
                 raise _no_rows_error(self._report, self.specs)
         finally:
             self._finish_quarantine(force=True)
-            self.resolved.close()
+            if not self.keep_sources:
+                self.resolved.close()
+
+    def replay(self) -> _Ingest:
+        """The same read again, over the same local files (downloads and the standard-input
+        spool included) with the same format plan, for work that needs a second pass.
+
+        Bad lines are counted again, but not written to the quarantine file again. Only for a
+        read made with ``keep_sources=True``, whose caller closes the sources when done.
+        """
+        assert self.keep_sources, "replay() needs keep_sources=True"
+        again = copy.copy(self)
+        again.policy = "skip" if self.policy == "quarantine" else self.policy
+        again.quarantine = None
+        again._py_skips, again._py_kept, again._py_quarantine = [], 0, []
+        again._report = None
+        again._open(self.threads, self.max_line_bytes, whole_table=False)
+        return again
 
     def _total_bytes(self) -> int | None:
         total = 0
@@ -782,6 +805,11 @@ class ChatStream:
         self._batches.close()
         self._ingest.resolved.close()
 
+    def _replay(self) -> ChatStream:
+        """A second stream of the same data (see :meth:`_Ingest.replay`); only for streams
+        opened by :func:`_stream_twice`. Closing either one removes the temporary files."""
+        return ChatStream(self._ingest.replay())
+
     def __enter__(self) -> ChatStream:
         return self
 
@@ -839,6 +867,27 @@ def stream(
         pm=pm,
         sample_rows=sample_rows,
     )
+    return ChatStream(ingest)
+
+
+def _stream_twice(sources: Sources, *, chunk_bytes: int | None = None, **kwargs: Any) -> ChatStream:
+    """:func:`stream`, keeping downloads and the standard-input spool until the stream is
+    closed, so that :meth:`ChatStream._replay` can read the same data a second time (the CLI's
+    exact duplicate detection does, in bounded memory)."""
+    defaults: dict[str, Any] = {
+        "format": "auto",
+        "policy": "skip",
+        "quarantine": None,
+        "threads": None,
+        "max_line_bytes": 1 << 30,
+        "progress": None,
+        "pm": None,
+        "sample_rows": 200,
+    }
+    unknown = set(kwargs) - set(defaults)
+    if unknown:
+        raise TypeError(f"unexpected arguments: {', '.join(sorted(unknown))}")
+    ingest = _Ingest(sources, **{**defaults, **kwargs}, keep_sources=True, chunk_bytes=chunk_bytes)
     return ChatStream(ingest)
 
 

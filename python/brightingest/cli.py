@@ -907,10 +907,11 @@ def _show_stats(out: Output, statistics: dict[str, Any]) -> None:
             if len(g["rows"]) > 4 or g["count"] > len(g["rows"][:4]):
                 locs += ", ..."
             rows.append([g["count"], locs])
+        groups, extra, left = dup["groups"], dup["duplicate_rows"], dup["rows_after_dedup"]
         out.table(
-            f"Exact duplicate conversations: {dup['groups']:,} groups, "
-            f"{dup['duplicate_rows']:,} extra copies "
-            f"(--dedup keeps {dup['rows_after_dedup']:,} rows)",
+            f"Exact duplicate conversations: {groups:,} {'group' if groups == 1 else 'groups'}, "
+            f"{extra:,} extra {'copy' if extra == 1 else 'copies'} "
+            f"(--dedup keeps {left:,} {'row' if left == 1 else 'rows'})",
             ["copies", "rows"],
             rows,
             align="rl",
@@ -992,37 +993,117 @@ def _load_tokenizer(args: argparse.Namespace) -> Any:
         ) from None
 
 
-def _statistics(table: Any, args: argparse.Namespace, tokenizer: Any) -> dict[str, Any]:
+def _second_pass(
+    chat: Any, expr: Any, args: argparse.Namespace, finder: Any
+) -> Iterator[tuple[Any, Any]]:
+    """Read the data a second time (same local files, same format plan), feeding every row
+    that passes --where to ``finder.confirm``; yields each batch with its keep-mask. Refuses
+    data that changed between the passes."""
+    first = chat.report
+    again = chat._replay()
+    batches = _Filtered(again, expr, args.where, require_rows=False) if expr is not None else again
+    for batch in batches:
+        yield batch, finder.confirm(batch)
+    second = again.report
+    if (second.lines_read, second.rows_kept) != (first.lines_read, first.rows_kept):
+        raise SourceError(
+            f"the input changed between the two passes of duplicate detection: "
+            f"{first.lines_read:,} lines and {first.rows_kept:,} rows read first, "
+            f"{second.lines_read:,} and {second.rows_kept:,} the second time.",
+            code="source_changed",
+            path=first.files[0] if len(first.files) == 1 else None,
+            hint="do not write to the files while brightingest reads them; run it again.",
+        )
+
+
+#: Work unit of the reads behind `inspect` and `validate`: the statistics cost a fixed amount of
+#: Python per batch, so larger batches than a plain stream's 1 MiB pay. Measured (2026-11-25,
+#: 1 GB BrightRun v4, conversation statistics over the stream): 1.63 s with 1 MiB batches at
+#: 193 MB peak RSS, 1.18 s with 4 MiB at 312 MB, 1.09 s with 8 MiB at 413 MB.
+_STATS_CHUNK = 4 << 20
+
+
+def _stream_statistics(
+    args: argparse.Namespace, out: Output, tokenizer: Any, expr: Any
+) -> tuple[Any, str | None, dict[str, Any], dict[str, Any]]:
+    """Read the sources as a stream and compute the statistics batch by batch, in memory that
+    does not hold the data: per row a few numbers and a 128-bit hash. Exact duplicates need a
+    second pass, made only when some rows share a hash (see ``stats.DuplicateFinder``).
+
+    Returns:
+        The report, the format, the statistics and (with --where) the selection counts.
+    """
     from brightingest import stats
+    from brightingest.api import _stream_twice
 
     n = args.examples
-    tokens = None
-    if tokenizer is not None:
-        tokens = stats.token_stats(table, tokenizer, max_length=args.max_length, examples=n)
-        tokens["tokenizer"] = args.tokenizer
-    return {
-        "conversations": stats.conversation_stats(table, longest=n),
-        "metadata": stats.metadata_summary(table, top=n),
-        "duplicates": stats.duplicate_groups(table, examples=n),
-        "tokens": tokens,
+    conversations = stats.ConversationStats(longest=n)
+    metadata = stats.MetadataSummary(top=n)
+    finder = stats.DuplicateFinder()
+    tokens = (
+        stats.TokenStats(tokenizer, max_length=args.max_length, examples=n)
+        if tokenizer is not None
+        else None
+    )
+    started = time.monotonic()
+    chat = _stream_twice(args.sources, chunk_bytes=_STATS_CHUNK, **_read_options(args, out))
+    with chat:
+        filtered = (
+            _Filtered(chat, expr, args.where, require_rows=False) if expr is not None else None
+        )
+        for batch in filtered if filtered is not None else chat:
+            conversations.add(batch)
+            metadata.add(batch)
+            finder.add(batch)
+            if tokens is not None:
+                tokens.add(batch)
+        report = chat.report
+        line = report.summary_line()
+        if report.bytes_read:
+            line += f" from {_human_bytes(report.bytes_read)}"
+        out.info(f"{line} in {time.monotonic() - started:.1f} s")
+        if finder.needs_second_pass:
+            started = time.monotonic()
+            for _ in _second_pass(chat, expr, args, finder):
+                pass
+            out.info(
+                f"duplicates compared exactly in a second pass ({time.monotonic() - started:.1f} s)"
+            )
+        fmt = chat.format
+    selection: dict[str, Any] = {}
+    if filtered is not None:
+        out.info(f"--where kept {filtered.kept:,} of {filtered.seen:,} rows")
+        selection = {
+            "where": args.where,
+            "rows_matched": filtered.kept,
+            "rows_filtered_out": filtered.seen - filtered.kept,
+        }
+    token_doc = None
+    if tokens is not None:
+        token_doc = tokens.result()
+        token_doc["tokenizer"] = args.tokenizer
+    statistics = {
+        "conversations": conversations.result(),
+        "metadata": metadata.result(),
+        "duplicates": finder.result(examples=n),
+        "tokens": token_doc,
     }
+    return report, fmt, statistics, selection
 
 
 def cmd_inspect(args: argparse.Namespace, out: Output) -> int:
     """``inspect``: the report plus statistics."""
-    _parse_where(args)
+    expr = _parse_where(args)
     tokenizer = _load_tokenizer(args)
-    ds = _ingest(args, out)
-    table, selection = _filter(ds, args, out)
-    statistics = _statistics(table, args, tokenizer)
-    doc = {"ok": True, "command": "inspect", **ds.report.to_dict()}
-    doc["format"] = ds.format
-    doc["summary"] = ds.report.summary_line()
+    report, fmt, statistics, selection = _stream_statistics(args, out, tokenizer, expr)
+    doc = {"ok": True, "command": "inspect", **report.to_dict()}
+    doc["format"] = fmt
+    doc["summary"] = report.summary_line()
     if selection:
         doc["selection"] = selection
     doc["statistics"] = statistics
     out.document(doc)
-    _show_report(out, ds.report, args.examples)
+    _show_report(out, report, args.examples)
     _show_stats(out, statistics)
     return EXIT_OK
 
@@ -1043,13 +1124,11 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
     statistics: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     try:
-        ds = _ingest(args, out)
-        report = ds.report
+        report, _, statistics, _ = _stream_statistics(args, out, tokenizer, None)
     except NoRowsError as exc:
         if exc.report is None:
             raise
         report = exc.report
-        ds = None
         error = exc.to_dict()
     checks = []
     checks.append(
@@ -1073,8 +1152,7 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
             f"(ratio {report.bad_ratio:.4f}, at most {args.max_bad_ratio:g} allowed)",
         )
     )
-    if ds is not None:
-        statistics = _statistics(ds.table, args, tokenizer)
+    if statistics is not None:
         dup = statistics["duplicates"]
         if args.max_duplicate_ratio is not None:
             ratio = dup["duplicate_rows"] / max(report.rows_kept, 1)
@@ -1189,8 +1267,9 @@ class _Filtered:
     vectorized form is tested against the per-row reference), so filtering batch by batch keeps
     exactly the rows that filtering the whole table keeps."""
 
-    def __init__(self, chat: Any, expr: Any, text: str) -> None:
+    def __init__(self, chat: Any, expr: Any, text: str, *, require_rows: bool = True) -> None:
         self.chat, self.expr, self.text = chat, expr, text
+        self.require_rows = require_rows
         self.schema = chat.schema
         self.seen = self.kept = 0
 
@@ -1206,7 +1285,7 @@ class _Filtered:
             self.kept += kept.num_rows
             if kept.num_rows:
                 yield kept
-        if self.kept == 0:  # raised inside the write: the output never appears
+        if self.kept == 0 and self.require_rows:  # raised inside the write: no output appears
             raise NoRowsError(
                 f"no rows left after --where (0 of {self.seen:,} match {self.text!r});"
                 " nothing written.",
@@ -1215,20 +1294,48 @@ class _Filtered:
             )
 
 
+class _Deduplicated:
+    """The second pass of ``convert --dedup``: the batches (after --where) without the later
+    copies of each exact duplicate, for the writers."""
+
+    def __init__(self, chat: Any, expr: Any, args: argparse.Namespace, finder: Any) -> None:
+        self.chat, self.expr, self.args, self.finder = chat, expr, args, finder
+        self.schema = chat.schema
+        self.dropped = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for batch, keep in _second_pass(self.chat, self.expr, self.args, self.finder):
+            kept = batch.filter(keep)
+            self.dropped += batch.num_rows - kept.num_rows
+            if kept.num_rows:
+                yield kept
+
+
 def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str) -> int:
-    """``convert`` without --dedup: batches go from the reader (through --where, if given)
-    straight to the writer, so memory stays bounded whatever the input size (only --dedup needs
-    the whole table). The output appears, atomically, only if the whole read succeeds.
+    """``convert``: batches go from the reader (through --where, if given) straight to the
+    writer, so memory stays bounded whatever the input size. With --dedup, a first pass hashes
+    every row (16 bytes each) and the second writes, comparing the rows that share a hash in
+    full. The output appears, atomically, only if the whole read succeeds.
     """
-    from brightingest.api import stream
+    from brightingest.api import _stream_twice, stream
+    from brightingest.stats import DuplicateFinder
 
     expr = _parse_where(args)
+    dedup = bool(getattr(args, "dedup", False))
     kwargs = _read_options(args, out)
     started = time.monotonic()
-    chat = stream(args.sources, **kwargs)
+    chat = _stream_twice(args.sources, **kwargs) if dedup else stream(args.sources, **kwargs)
+    finder = DuplicateFinder()
+    deduplicated = None
     with chat:
         filtered = _Filtered(chat, expr, args.where) if expr is not None else None
-        written = _write_checked(filtered if filtered is not None else chat, dest, to)
+        source: Any = filtered if filtered is not None else chat
+        if dedup:
+            for batch in source:  # pass 1: hashes only
+                finder.add(batch)
+            deduplicated = _Deduplicated(chat, expr, args, finder)
+            source = deduplicated
+        written = _write_checked(source, dest, to)
     elapsed = time.monotonic() - started
     report = chat.report
     line = report.summary_line()
@@ -1243,7 +1350,15 @@ def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str
             "rows_matched": filtered.kept,
             "rows_filtered_out": filtered.seen - filtered.kept,
         }
-    how = f"in {elapsed:.1f} s, read and written in one pass"
+    if deduplicated is not None:
+        dropped = deduplicated.dropped
+        out.info(
+            f"--dedup dropped {dropped:,} duplicate "
+            f"{'conversation' if dropped == 1 else 'conversations'}"
+        )
+        selection["duplicates_dropped"] = dropped
+    passes = "two passes (hashes, then write)" if dedup else "one pass"
+    how = f"in {elapsed:.1f} s, read and written in {passes}"
     doc = _convert_done(out, dest, to, written, report, chat.format, how)
     if selection:
         doc["selection"] = selection
@@ -1277,25 +1392,7 @@ def cmd_convert(args: argparse.Namespace, out: Output) -> int:
             f"the output directory {dest.parent} does not exist.",
             "create it first, or pick another -o path.",
         )
-    if not getattr(args, "dedup", False):
-        return _convert_streamed(args, out, dest, to)
-    ds = _ingest(args, out)
-    table, selection = _filter(ds, args, out)
-    if table.num_rows == 0:
-        raise NoRowsError(
-            f"no rows left after --where (0 of {ds.report.rows_kept:,} match {args.where!r});"
-            " nothing written.",
-            report=ds.report,
-            hint="check the field names with `brightingest inspect` (Metadata fields).",
-        )
-    started = time.monotonic()
-    written = _write_checked(table, dest, to)
-    how = f"in {time.monotonic() - started:.1f} s"
-    doc = _convert_done(out, dest, to, written, ds.report, ds.format, how)
-    if selection:
-        doc["selection"] = selection
-    out.document(doc)
-    return EXIT_OK
+    return _convert_streamed(args, out, dest, to)
 
 
 def cmd_fetch(args: argparse.Namespace, out: Output) -> int:

@@ -1,8 +1,12 @@
 """Statistics over a normalized chat table: conversations, metadata fields, duplicates, tokens.
 
-Everything except token counting runs as Arrow compute over whole columns (the ``messages``
-list is flattened once), so that inspecting millions of rows does not loop in Python. Token
-counting needs the tokenizer, which is the one per-row step; it runs in batches.
+Each statistic is an accumulator fed batch by batch (:class:`ConversationStats`,
+:class:`MetadataSummary`, :class:`DuplicateFinder`, :class:`TokenStats`), so that ``inspect``
+and ``validate`` compute them over a stream without holding the data: per row they keep a few
+numbers, a 128-bit hash and the parsed metadata leaves. The functions of the same names
+(:func:`conversation_stats` ...) feed them a whole table's batches. The work is Arrow compute
+per batch (the ``messages`` list is flattened once), never a Python loop per row, except for
+token counting, which needs the tokenizer.
 
 Every function returns plain JSON-ready dicts (``inspect --json`` prints them as they are).
 
@@ -15,9 +19,7 @@ Example:
 
 from __future__ import annotations
 
-import bisect
 import hashlib
-import itertools
 import json
 import math
 from collections import Counter
@@ -30,6 +32,10 @@ import pyarrow.compute as pc
 from brightingest.where import metadata_rows, metadata_table
 
 __all__ = [
+    "ConversationStats",
+    "DuplicateFinder",
+    "MetadataSummary",
+    "TokenStats",
     "conversation_stats",
     "dedup_mask",
     "duplicate_groups",
@@ -93,6 +99,124 @@ def _flat_messages(table: pa.Table) -> tuple[pa.Array, pa.StructArray, pa.Array]
     return messages, flat, parents
 
 
+def _sum_by_row(values: pa.Array, offsets: pa.Array) -> pa.Array:
+    """Per-row sums of per-message ``values`` (int64), rows given by zero-based list
+    ``offsets`` (one more than the rows)."""
+    totals = pa.concat_arrays(
+        [pa.array([0], pa.int64()), pc.cumulative_sum_checked(values).cast(pa.int64())]
+    )
+    n = len(offsets) - 1
+    return pc.subtract(pc.take(totals, offsets.slice(1, n)), pc.take(totals, offsets.slice(0, n)))
+
+
+class ConversationStats:
+    """:func:`conversation_stats` fed batch by batch (a stream, or a table's batches).
+
+    Memory: per row only its message count and characters (12 bytes), per role four numbers,
+    and the locations of the ``longest`` rows; never the messages themselves.
+
+    Example:
+        >>> acc = ConversationStats(longest=3)                      # doctest: +SKIP
+        >>> for batch in bi.stream("big.jsonl"):                    # doctest: +SKIP
+        ...     acc.add(batch)
+        >>> acc.result()["turns"]                                   # doctest: +SKIP
+    """
+
+    def __init__(self, *, longest: int = 5) -> None:
+        self.longest = longest
+        self.rows = 0
+        self.messages = 0
+        self.trained = 0
+        self.rows_with_tools = 0
+        self._turns: list[pa.Array] = []
+        self._chars: list[pa.Array] = []
+        self._roles: dict[str, list[int]] = {}  # role -> [messages, characters, max]
+        self._top: list[tuple[int, int, dict[str, Any]]] = []  # (-characters, row, location)
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Count one batch (rows in input order, after the ones added before)."""
+        n = batch.num_rows
+        if n == 0:
+            return
+        messages = batch.column("messages")
+        flat = pc.list_flatten(messages)
+        turns = pc.fill_null(pc.list_value_length(messages), 0)
+        role = pc.struct_field(flat, "role")
+        if pa.types.is_dictionary(role.type):
+            role = role.cast(role.type.value_type)
+        chars = pc.utf8_length(pc.fill_null(pc.struct_field(flat, "content"), "")).cast(pa.int64())
+        offsets = messages.offsets.cast(pa.int64())
+        row_chars = _sum_by_row(chars, pc.subtract(offsets, offsets[0]))
+
+        if len(flat):
+            per_role = (
+                pa.table({"role": role, "chars": chars})
+                .group_by("role", use_threads=False)
+                .aggregate([("chars", "count"), ("chars", "sum"), ("chars", "max")])
+            )
+            for item in per_role.to_pylist():
+                acc = self._roles.setdefault(str(item["role"]), [0, 0, 0])
+                acc[0] += int(item["chars_count"])
+                acc[1] += int(item["chars_sum"])
+                acc[2] = max(acc[2], int(item["chars_max"]))
+            weight = pc.struct_field(flat, "weight")
+            trained = pc.and_(
+                pc.equal(role, "assistant"),
+                pc.fill_null(pc.not_equal(weight.cast(pa.int64()), 0), True),
+            )
+            self.trained += int(pc.sum(trained).as_py() or 0)
+        if "tools" in batch.schema.names:
+            tools = batch.column("tools")
+            present = pc.and_(pc.is_valid(tools), pc.not_equal(pc.fill_null(tools, ""), ""))
+            self.rows_with_tools += int(pc.sum(present).as_py() or 0)
+
+        if self.longest > 0:
+            k = min(self.longest, n)
+            picks = pc.select_k_unstable(
+                pa.table({"c": row_chars, "i": pa.array(range(n), pa.int64())}),
+                k=k,
+                sort_keys=[("c", "descending"), ("i", "ascending")],
+            )
+            for i in picks.to_pylist():
+                loc = row_location(batch, i)
+                loc["messages"] = int(turns[i].as_py())
+                loc["characters"] = int(row_chars[i].as_py())
+                self._top.append((-loc["characters"], self.rows + i, loc))
+            self._top.sort(key=lambda t: (t[0], t[1]))
+            del self._top[self.longest :]
+
+        self._turns.append(turns.cast(pa.int64()))
+        self._chars.append(row_chars)
+        self.rows += n
+        self.messages += len(flat)
+
+    def result(self) -> dict[str, Any]:
+        """The statistics of every row added (see :func:`conversation_stats`)."""
+        turns = pa.concat_arrays(self._turns) if self._turns else pa.array([], pa.int64())
+        chars = pa.concat_arrays(self._chars) if self._chars else pa.array([], pa.int64())
+        roles = {
+            role: {
+                "messages": count,
+                "characters": total,
+                "mean_characters": _num(total / count),
+                "max_characters": longest,
+            }
+            for role, (count, total, longest) in sorted(
+                self._roles.items(), key=lambda item: (-item[1][0], item[0])
+            )
+        }
+        return {
+            "rows": self.rows,
+            "messages": self.messages,
+            "turns": _distribution(turns),
+            "characters": {"total": int(pc.sum(chars).as_py() or 0), **_distribution(chars)},
+            "roles": roles,
+            "trained_assistant_messages": self.trained,
+            "rows_with_tools": self.rows_with_tools,
+            "longest": [loc for _, _, loc in self._top],
+        }
+
+
 def conversation_stats(table: pa.Table, *, longest: int = 5) -> dict[str, Any]:
     """Turns per row, messages and characters per role, and the longest rows.
 
@@ -106,79 +230,10 @@ def conversation_stats(table: pa.Table, *, longest: int = 5) -> dict[str, Any]:
         "trained_assistant_messages", "rows_with_tools", "longest": [{file, line, id,
         messages, characters}]}``.
     """
-    n = table.num_rows
-    # Chunk by chunk: combining the chunks would copy the whole column (the table's size again).
-    messages = table.column("messages")
-    flat = pc.list_flatten(messages)
-    parents = pc.list_parent_indices(messages)  # row numbers across chunks
-    turns = pc.list_value_length(messages)
-    role = pc.struct_field(flat, "role")
-    if pa.types.is_dictionary(role.type):
-        role = role.cast(role.type.value_type)
-    chars = pc.utf8_length(pc.fill_null(pc.struct_field(flat, "content"), ""))
-    per_message = pa.table({"role": role, "chars": chars.cast(pa.int64()), "row": parents})
-
-    roles: dict[str, dict[str, Any]] = {}
-    if per_message.num_rows:
-        grouped = per_message.group_by("role", use_threads=False).aggregate(
-            [("chars", "count"), ("chars", "sum"), ("chars", "mean"), ("chars", "max")]
-        )
-        for item in sorted(
-            grouped.to_pylist(), key=lambda r: (-int(r["chars_count"]), str(r["role"]))
-        ):
-            roles[str(item["role"])] = {
-                "messages": int(item["chars_count"]),
-                "characters": int(item["chars_sum"]),
-                "mean_characters": _num(item["chars_mean"]),
-                "max_characters": int(item["chars_max"]),
-            }
-
-    row_chars = pa.array([0] * n, pa.int64()) if n else pa.array([], pa.int64())
-    if per_message.num_rows:
-        sums = per_message.group_by("row", use_threads=False).aggregate([("chars", "sum")])
-        row_chars = pc.fill_null(
-            pc.take(sums.column("chars_sum"), pc.index_in(pa.array(range(n)), sums.column("row"))),
-            0,
-        )
-        if isinstance(row_chars, pa.ChunkedArray):
-            row_chars = row_chars.combine_chunks()
-
-    weight = pc.struct_field(flat, "weight")
-    trained = pc.and_(
-        pc.equal(role, "assistant"),
-        pc.fill_null(pc.not_equal(weight.cast(pa.int64()), 0), True),
-    )
-    rows_with_tools = 0
-    if "tools" in table.column_names:
-        tools = _array(table, "tools")
-        rows_with_tools = int(
-            pc.sum(pc.and_(pc.is_valid(tools), pc.not_equal(pc.fill_null(tools, ""), ""))).as_py()
-            or 0
-        )
-
-    top: list[dict[str, Any]] = []
-    if n and longest > 0:
-        idx = pc.select_k_unstable(
-            pa.table({"c": row_chars, "i": pa.array(range(n))}),
-            k=min(longest, n),
-            sort_keys=[("c", "descending"), ("i", "ascending")],
-        )
-        for i in sorted(idx.to_pylist(), key=lambda i: (-row_chars[i].as_py(), i)):
-            loc = row_location(table, i)
-            loc["messages"] = turns[i].as_py()
-            loc["characters"] = row_chars[i].as_py()
-            top.append(loc)
-
-    return {
-        "rows": n,
-        "messages": len(flat),
-        "turns": _distribution(turns),
-        "characters": {"total": int(pc.sum(row_chars).as_py() or 0), **_distribution(row_chars)},
-        "roles": roles,
-        "trained_assistant_messages": int(pc.sum(trained).as_py() or 0),
-        "rows_with_tools": rows_with_tools,
-        "longest": top,
-    }
+    acc = ConversationStats(longest=longest)
+    for batch in table.to_batches():
+        acc.add(batch)
+    return acc.result()
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,6 +343,119 @@ def _flatten_dict(prefix: str, value: Any, out: dict[str, list[Any]], row: int, 
     out.setdefault(prefix, [None] * n)[row] = value
 
 
+def _common_type(types: set[pa.DataType]) -> pa.DataType | None:
+    """The type that arrays of all ``types`` can be cast to without loss of kind (ints and
+    floats to float, narrower to wider), as one JSON read of all the rows would have inferred;
+    ``None`` when there is none (a number in some batches, a string in others)."""
+    schemas = [pa.schema([pa.field("v", t)]) for t in types]
+    try:
+        common = pa.unify_schemas(schemas, promote_options="permissive").field("v").type
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    if len({_type_name(t) for t in types}) > 1:  # e.g. a list and a string, which "permissive"
+        return None  # would not merge anyway; never one kind summarized as another
+    return common
+
+
+class MetadataSummary:
+    """:func:`metadata_summary` fed batch by batch (a stream, or a table's batches).
+
+    Each batch's metadata is parsed on its own (vectorized, as :func:`metadata_table` does) and
+    only its leaf values are kept, per dotted path: about half the size of the JSON text for
+    BrightRun v4, and never the messages. A field whose type differs between batches (a number
+    here, a string there) is summarized as ``mixed``, as it would be for the whole table.
+    """
+
+    def __init__(self, *, top: int = 5, max_fields: int = 100) -> None:
+        self.top, self.max_fields = top, max_fields
+        self.rows = 0
+        self.rows_with_metadata = 0
+        # path -> [(first row, its values: Arrow, or Python for rows Arrow could not type)]
+        self._paths: dict[str, list[tuple[int, pa.Array | list[Any]]]] = {}
+
+    def add(self, batch: pa.RecordBatch | pa.Table) -> None:
+        """Parse and keep one batch's metadata."""
+        n = batch.num_rows
+        if n == 0:
+            return
+        start, self.rows = self.rows, self.rows + n
+        if "metadata" not in batch.schema.names:
+            return
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        meta = _array(table, "metadata")
+        nonempty = pc.and_(pc.is_valid(meta), pc.not_equal(pc.fill_null(meta, "{}"), "{}"))
+        self.rows_with_metadata += int(pc.sum(nonempty).as_py() or 0)
+        parsed = metadata_table(table)
+        if parsed is not None:
+            for path, arr in _leaf_columns(parsed):
+                self._paths.setdefault(path, []).append((start, arr))
+            return
+        columns: dict[str, list[Any]] = {}
+        for i, row in enumerate(metadata_rows(table)):
+            _flatten_dict("", row, columns, i, n)
+        for path, values in columns.items():
+            self._paths.setdefault(path, []).append((start, values))
+
+    def _values(self, pieces: list[tuple[int, pa.Array | list[Any]]]) -> pa.Array | list[Any]:
+        """One path's values for every row: one Arrow array when every batch typed it alike,
+        else a Python list (rows where it is absent are null)."""
+        arrays = [v for _, v in pieces if isinstance(v, pa.Array)]
+        if len(arrays) == len(pieces):
+            types = {a.type for a in arrays if not pa.types.is_null(a.type)}
+            common = _common_type(types) if types else pa.null()
+            if common is not None:
+                out: list[pa.Array] = []
+                at = 0
+                for start, arr in pieces:
+                    assert isinstance(arr, pa.Array)
+                    if start > at:
+                        out.append(pa.nulls(start - at, common))
+                    out.append(arr.cast(common))
+                    at = start + len(arr)
+                if self.rows > at:
+                    out.append(pa.nulls(self.rows - at, common))
+                return pa.concat_arrays(out)
+        values: list[Any] = [None] * self.rows
+        for start, piece in pieces:
+            items = piece.to_pylist() if isinstance(piece, pa.Array) else piece
+            values[start : start + len(items)] = items
+        return values
+
+    def result(self) -> dict[str, Any]:
+        """The summary of every row added (see :func:`metadata_summary`)."""
+        n = self.rows
+        # A path that is null wherever it was typed, under which other paths exist, only
+        # stands for objects absent from a whole batch (no field of its own).
+        paths = [
+            path
+            for path, pieces in self._paths.items()
+            if not (
+                all(isinstance(v, pa.Array) and pa.types.is_null(v.type) for _, v in pieces)
+                and any(other.startswith(path + ".") for other in self._paths)
+            )
+        ]
+        fields: list[dict[str, Any]] = []
+        for path in paths[: self.max_fields]:
+            values = self._values(self._paths[path])
+            if isinstance(values, pa.Array):
+                fields.append(_summarize_array(path, values, n, self.top))
+                continue
+            try:
+                arr = pa.array(values)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                fields.append(_summarize_mixed(path, values, n, self.top))
+                continue
+            if pa.types.is_struct(arr.type):  # e.g. {} in some rows, objects in others
+                fields.append(_summarize_mixed(path, values, n, self.top))
+            else:
+                fields.append(_summarize_array(path, arr, n, self.top))
+        return {
+            "rows_with_metadata": self.rows_with_metadata,
+            "fields": fields,
+            "truncated": len(paths) > self.max_fields,
+        }
+
+
 def metadata_summary(table: pa.Table, *, top: int = 5, max_fields: int = 100) -> dict[str, Any]:
     """A summary of every metadata field (nested objects as dotted paths).
 
@@ -303,35 +471,10 @@ def metadata_summary(table: pa.Table, *, top: int = 5, max_fields: int = 100) ->
     Returns:
         ``{"rows_with_metadata", "fields": [{path, type, present, missing, ...}], "truncated"}``.
     """
-    n = table.num_rows
-    if "metadata" not in table.column_names or n == 0:
-        return {"rows_with_metadata": 0, "fields": [], "truncated": False}
-    meta = _array(table, "metadata")
-    nonempty = pc.and_(pc.is_valid(meta), pc.not_equal(pc.fill_null(meta, "{}"), "{}"))
-    rows_with = int(pc.sum(nonempty).as_py() or 0)
-    fields: list[dict[str, Any]] = []
-    parsed = metadata_table(table)
-    if parsed is not None:
-        leaves = _leaf_columns(parsed)
-        for path, arr in leaves[:max_fields]:
-            fields.append(_summarize_array(path, arr, n, top))
-        total = len(leaves)
-    else:
-        columns: dict[str, list[Any]] = {}
-        for i, row in enumerate(metadata_rows(table)):
-            _flatten_dict("", row, columns, i, n)
-        for path, values in list(columns.items())[:max_fields]:
-            try:
-                arr = pa.array(values)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-                fields.append(_summarize_mixed(path, values, n, top))
-                continue
-            if pa.types.is_struct(arr.type):  # e.g. {} in some rows, objects in others
-                fields.append(_summarize_mixed(path, values, n, top))
-            else:
-                fields.append(_summarize_array(path, arr, n, top))
-        total = len(columns)
-    return {"rows_with_metadata": rows_with, "fields": fields, "truncated": total > max_fields}
+    acc = MetadataSummary(top=top, max_fields=max_fields)
+    for batch in table.to_batches():
+        acc.add(batch)
+    return acc.result()
 
 
 # --------------------------------------------------------------------------------------------
@@ -374,69 +517,138 @@ def _row_keys(table: pa.Table) -> pa.Array:
     return pc.binary_join_element_wise(count, tools, pc.fill_null(rows, ""), _large("|"))
 
 
-def _take_rows(table: pa.Table, rows: pa.Array) -> pa.Table:
-    """``table.take(rows)`` for ascending ``rows``, batch by batch: ``Table.take`` concatenates
-    the chunks of list columns first, a copy of the whole column for a handful of rows."""
-    batches = table.to_batches()
-    starts = list(itertools.accumulate((b.num_rows for b in batches), initial=0))
-    pieces = []
-    indices = rows.to_pylist()
-    for chunk, members in itertools.groupby(
-        indices, key=lambda i: bisect.bisect_right(starts, i) - 1
-    ):
-        local = [i - starts[chunk] for i in members]
-        pieces.append(batches[chunk].take(pa.array(local, pa.int64())))
-    return pa.Table.from_batches(pieces, schema=table.schema)
-
-
-def _exact_groups(table: pa.Table, rows: pa.Array) -> pa.Table:
-    """Groups of identical conversations among ``rows`` (ascending row indices of ``table``),
-    found by comparing full keys; only groups of two or more: ``k``, ``i_count``, ``i_min``,
-    ``i_list``."""
-    sub = table if len(rows) == table.num_rows else _take_rows(table, rows)
-    keyed = pa.table({"k": _row_keys(sub), "i": rows})
-    grouped = keyed.group_by("k", use_threads=False).aggregate(
-        [("i", "count"), ("i", "min"), ("i", "list")]
-    )
-    return grouped.filter(pc.greater(grouped.column("i_count"), 1))
-
-
-def _hash_candidates(table: pa.Table) -> pa.Array | None:
-    """Rows whose conversation hash (``_core.row_hashes``) occurs more than once, in order; or
-    ``None`` when the core cannot hash this table (not built, or another layout)."""
+def _row_digests(batch: pa.RecordBatch) -> bytes:
+    """16 bytes per row, equal for equal conversations: the core's 128-bit hash
+    (``_core.row_hashes``), or, for a layout the core does not hash (or without the core), a
+    BLAKE2b digest of each row's full key (slow, but the same grouping)."""
     try:
         from brightingest._core import row_hashes
     except ImportError:
-        return None
-    try:
-        digests = b"".join(row_hashes(batch) for batch in table.to_batches())
-    except TypeError:
-        return None
-    n = table.num_rows
-    hashes = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(digests)])
-    keyed = pa.table({"h": hashes, "i": pa.array(range(n), pa.int64())})
-    grouped = keyed.group_by("h", use_threads=False).aggregate([("i", "count"), ("i", "list")])
-    repeated = grouped.filter(pc.greater(grouped.column("i_count"), 1))
-    flat = pc.list_flatten(repeated.column("i_list"))
-    flat = flat.combine_chunks() if isinstance(flat, pa.ChunkedArray) else flat
-    return pc.take(flat, pc.sort_indices(flat))
+        pass
+    else:
+        try:
+            return row_hashes(batch)
+        except TypeError:
+            pass
+    keys = _row_keys(batch).to_pylist()
+    return b"".join(hashlib.blake2b(k.encode("utf-8"), digest_size=16).digest() for k in keys)
 
 
-def _dup_groups(table: pa.Table) -> pa.Table:
-    """Groups of two or more rows with identical conversations: ``k`` (the full key),
-    ``i_count``, ``i_min`` (the first row), ``i_list`` (every row).
+def _digest_array(digests: bytes) -> pa.FixedSizeBinaryArray:
+    n = len(digests) // 16
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n, [None, pa.py_buffer(digests)])
 
-    A 128-bit hash per row, computed in the core, picks the candidate rows; only those are
-    compared in full, so the work and memory follow the duplicates, not the whole table.
-    Measured (2026-11-25, 1 GB BrightRun v4, 405,703 rows): ``duplicate_groups`` 10.3 s
-    comparing every row in full, 0.3 s this way; ``validate`` went from 12.9 s and 5.9 GB peak
-    RSS to 3.8 s and 2.2 GB.
+
+class DuplicateFinder:
+    """Exact duplicate conversations, found in two passes over the same batches.
+
+    Pass 1 (:meth:`add`) keeps a 128-bit hash per row (16 bytes). The rows whose hash occurs
+    more than once are the candidates; when there are any (:attr:`needs_second_pass`), pass 2
+    (:meth:`confirm`) compares the candidates' full conversations and returns, per batch, which
+    rows to keep (the first of each group). Grouping is exact whatever the hash does: equal
+    hashes only select rows to compare. Memory follows the duplicates, not the data: 16 bytes
+    per row, plus the full key of each candidate group's first row.
+
+    Example:
+        >>> finder = DuplicateFinder()                                     # doctest: +SKIP
+        >>> for batch in table.to_batches():                               # doctest: +SKIP
+        ...     finder.add(batch)
+        >>> if finder.needs_second_pass:                                   # doctest: +SKIP
+        ...     masks = [finder.confirm(b) for b in table.to_batches()]
+        >>> finder.result()["duplicate_rows"]                              # doctest: +SKIP
     """
-    n = table.num_rows
-    candidates = _hash_candidates(table)
-    if candidates is None:
-        return _exact_groups(table, pa.array(range(n), pa.int64()))
-    return _exact_groups(table, candidates)
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self._digests: list[bytes] = []
+        self._candidates: pa.Array | None = None
+        self._confirmed_rows = 0
+        self._first: dict[str, int] = {}  # full key -> group number
+        # per group: [rows, first row, full key, locations of its first ten rows]
+        self._groups: list[list[Any]] = []
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Pass 1: hash one batch's rows."""
+        if batch.num_rows:
+            self._digests.append(_row_digests(batch))
+            self.rows += batch.num_rows
+
+    def _candidate_set(self) -> pa.Array:
+        if self._candidates is None:
+            hashes = _digest_array(b"".join(self._digests))
+            self._digests = []
+            keyed = pa.table({"h": hashes})
+            counts = keyed.group_by("h", use_threads=False).aggregate([("h", "count")])
+            repeated = counts.filter(pc.greater(counts.column("h_count"), 1))
+            self._candidates = repeated.column("h").combine_chunks()
+        return self._candidates
+
+    @property
+    def needs_second_pass(self) -> bool:
+        """Whether some rows share a hash (and must be compared in a second pass)."""
+        return len(self._candidate_set()) > 0
+
+    def confirm(self, batch: pa.RecordBatch) -> pa.BooleanArray:
+        """Pass 2, over the same batches in the same order: returns which rows to keep (all but
+        the later copies of each exact duplicate) and records the groups."""
+        n = batch.num_rows
+        candidates = self._candidate_set()
+        base = self._confirmed_rows
+        self._confirmed_rows += n
+        if n == 0 or len(candidates) == 0:
+            return pa.array([True] * n, pa.bool_())
+        hashes = _digest_array(_row_digests(batch))
+        rows = pc.indices_nonzero(pc.is_in(hashes, value_set=candidates)).to_pylist()
+        if not rows:
+            return pa.array([True] * n, pa.bool_())
+        keys = _row_keys(batch.take(pa.array(rows, pa.int64()))).to_pylist()
+        keep = [True] * n
+        for i, key in zip(rows, keys, strict=True):
+            group = self._first.get(key)
+            if group is None:
+                self._first[key] = len(self._groups)
+                self._groups.append([1, base + i, key, [row_location(batch, i)]])
+                continue
+            entry = self._groups[group]
+            entry[0] += 1
+            if len(entry[3]) < 10:
+                entry[3].append(row_location(batch, i))
+            keep[i] = False
+        return pa.array(keep, pa.bool_())
+
+    def result(self, *, examples: int = 5) -> dict[str, Any]:
+        """``{"groups", "duplicate_rows", "rows_after_dedup", "examples"}`` (see
+        :func:`duplicate_groups`)."""
+        if self.needs_second_pass and self._confirmed_rows != self.rows:
+            raise RuntimeError(
+                f"the second pass saw {self._confirmed_rows:,} rows, the first {self.rows:,}"
+            )
+        groups = [g for g in self._groups if g[0] > 1]
+        duplicate_rows = sum(g[0] - 1 for g in groups)
+        groups.sort(key=lambda g: (-g[0], g[1]))
+        listed = [
+            {
+                "count": count,
+                "key": hashlib.sha256(key.encode("utf-8")).hexdigest()[:12],
+                "rows": locations,
+            }
+            for count, _, key, locations in groups[: max(examples, 0)]
+        ]
+        return {
+            "groups": len(groups),
+            "duplicate_rows": duplicate_rows,
+            "rows_after_dedup": self.rows - duplicate_rows,
+            "examples": listed,
+        }
+
+
+def _find_duplicates(table: pa.Table) -> tuple[DuplicateFinder, list[pa.BooleanArray]]:
+    finder = DuplicateFinder()
+    batches = table.to_batches()
+    for batch in batches:
+        finder.add(batch)
+    masks = [finder.confirm(b) for b in batches] if finder.needs_second_pass else []
+    return finder, masks
 
 
 def duplicate_groups(table: pa.Table, *, examples: int = 5) -> dict[str, Any]:
@@ -450,30 +662,8 @@ def duplicate_groups(table: pa.Table, *, examples: int = 5) -> dict[str, Any]:
         ``{"groups", "duplicate_rows" (rows that --dedup drops), "rows_after_dedup",
         "examples": [{"count", "key" (short hash), "rows": [{file, line, id}]}]}``.
     """
-    n = table.num_rows
-    if n == 0:
-        return {"groups": 0, "duplicate_rows": 0, "rows_after_dedup": 0, "examples": []}
-    dup = _dup_groups(table)
-    duplicate_rows = int(pc.sum(pc.subtract(dup.column("i_count"), 1)).as_py() or 0)
-    listed: list[dict[str, Any]] = []
-    if dup.num_rows and examples > 0:
-        order = pc.sort_indices(dup, sort_keys=[("i_count", "descending"), ("i_min", "ascending")])
-        for g in order.to_pylist()[:examples]:
-            members = sorted(dup.column("i_list")[g].as_py())
-            key = dup.column("k")[g].as_py().encode("utf-8")
-            listed.append(
-                {
-                    "count": len(members),
-                    "key": hashlib.sha256(key).hexdigest()[:12],
-                    "rows": [row_location(table, i) for i in members[:10]],
-                }
-            )
-    return {
-        "groups": dup.num_rows,
-        "duplicate_rows": duplicate_rows,
-        "rows_after_dedup": n - duplicate_rows,
-        "examples": listed,
-    }
+    finder, _ = _find_duplicates(table)
+    return finder.result(examples=examples)
 
 
 def dedup_mask(table: pa.Table) -> pa.BooleanArray:
@@ -485,15 +675,10 @@ def dedup_mask(table: pa.Table) -> pa.BooleanArray:
     Returns:
         One boolean per row; ``table.filter(mask)`` drops the later copies.
     """
-    n = table.num_rows
-    if n == 0:
-        return pa.array([], pa.bool_())
-    dup = _dup_groups(table)
-    members = pc.list_flatten(dup.column("i_list"))
-    members = members.combine_chunks() if isinstance(members, pa.ChunkedArray) else members
-    firsts = dup.column("i_min").combine_chunks()
-    later = pc.filter(members, pc.invert(pc.is_in(members, value_set=firsts)))
-    return pc.invert(pc.is_in(pa.array(range(n), pa.int64()), value_set=later))
+    _, masks = _find_duplicates(table)
+    if not masks:
+        return pa.array([True] * table.num_rows, pa.bool_())
+    return pa.concat_arrays(masks)
 
 
 # --------------------------------------------------------------------------------------------
@@ -529,6 +714,78 @@ def _render(tokenizer: Any, conversation: list[dict[str, Any]]) -> tuple[str, bo
     return "".join(f"{m['role']}: {m['content']}\n" for m in conversation), False
 
 
+class TokenStats:
+    """:func:`token_stats` fed batch by batch: per row only its token count is kept (8 bytes),
+    plus the locations of the ``examples`` longest rows over ``max_length``."""
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        *,
+        max_length: int | None = None,
+        examples: int = 5,
+        batch_size: int = 512,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.max_length, self.examples, self.batch_size = max_length, examples, batch_size
+        self.rows = 0
+        self.over = 0
+        self.used_template = False
+        self._counts: list[pa.Array] = []
+        self._over: list[tuple[int, int, dict[str, Any]]] = []  # (-tokens, row, location)
+
+    def _count(self, conversations: list[list[dict[str, Any]]]) -> list[int]:
+        texts: list[str] = []
+        special: list[bool] = []
+        for conv in conversations:
+            text, templated = _render(self.tokenizer, conv)
+            texts.append(text)
+            special.append(templated)
+            self.used_template = self.used_template or templated
+        # A rendered chat template already holds the special tokens: do not add them twice.
+        counts = [0] * len(texts)
+        for templated in (True, False):
+            idx = [i for i, s in enumerate(special) if s is templated]
+            if not idx:
+                continue
+            enc = self.tokenizer([texts[i] for i in idx], add_special_tokens=not templated)
+            ids: Sequence[Sequence[int]] = enc["input_ids"]
+            for i, row_ids in zip(idx, ids, strict=True):
+                counts[i] = len(row_ids)
+        return counts
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        """Tokenize one batch's rows."""
+        messages = batch.column("messages")
+        for start in range(0, batch.num_rows, self.batch_size):
+            counts = self._count(messages.slice(start, self.batch_size).to_pylist())
+            self._counts.append(pa.array(counts, pa.int64()))
+            if self.max_length is not None:
+                for i, c in enumerate(counts):
+                    if c > self.max_length:
+                        self.over += 1
+                        if self.examples > 0:
+                            loc = row_location(batch, start + i)
+                            self._over.append((-c, self.rows + start + i, loc))
+                self._over.sort(key=lambda t: (t[0], t[1]))
+                del self._over[max(self.examples, 0) :]
+        self.rows += batch.num_rows
+
+    def result(self) -> dict[str, Any]:
+        """The token counts of every row added (see :func:`token_stats`)."""
+        arr = pa.concat_arrays(self._counts) if self._counts else pa.array([], pa.int64())
+        out: dict[str, Any] = {
+            "total": int(pc.sum(arr).as_py() or 0),
+            "per_row": _distribution(arr),
+            "chat_template": self.used_template,
+            "max_length": self.max_length,
+        }
+        if self.max_length is not None:
+            out["over_max_length"] = self.over
+            out["over_examples"] = [{**loc, "tokens": -neg} for neg, _, loc in self._over]
+        return out
+
+
 def token_stats(
     table: pa.Table,
     tokenizer: Any,
@@ -551,42 +808,7 @@ def token_stats(
         ``{"total", "per_row": {min, median, mean, max}, "chat_template", "max_length",
         "over_max_length", "over_examples": [{file, line, id, tokens}]}``.
     """
-    n = table.num_rows
-    counts: list[int] = []
-    used_template = False
-    messages = table.column("messages")
-    for start in range(0, n, batch_size):
-        chunk = messages.slice(start, batch_size).to_pylist()
-        texts: list[str] = []
-        special: list[bool] = []
-        for conv in chunk:
-            text, templated = _render(tokenizer, conv)
-            texts.append(text)
-            special.append(templated)
-            used_template = used_template or templated
-        # A rendered chat template already holds the special tokens: do not add them twice.
-        chunk_counts = [0] * len(texts)
-        for templated in (True, False):
-            idx = [i for i, s in enumerate(special) if s is templated]
-            if not idx:
-                continue
-            enc = tokenizer([texts[i] for i in idx], add_special_tokens=not templated)
-            ids: Sequence[Sequence[int]] = enc["input_ids"]
-            for i, row_ids in zip(idx, ids, strict=True):
-                chunk_counts[i] = len(row_ids)
-        counts.extend(chunk_counts)
-    arr = pa.array(counts, pa.int64())
-    out: dict[str, Any] = {
-        "total": int(pc.sum(arr).as_py() or 0),
-        "per_row": _distribution(arr),
-        "chat_template": used_template,
-        "max_length": max_length,
-    }
-    if max_length is not None:
-        over = [i for i, c in enumerate(counts) if c > max_length]
-        out["over_max_length"] = len(over)
-        over.sort(key=lambda i: (-counts[i], i))
-        out["over_examples"] = [
-            {**row_location(table, i), "tokens": counts[i]} for i in over[:examples]
-        ]
-    return out
+    acc = TokenStats(tokenizer, max_length=max_length, examples=examples, batch_size=batch_size)
+    for batch in table.to_batches():
+        acc.add(batch)
+    return acc.result()

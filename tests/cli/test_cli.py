@@ -9,6 +9,7 @@ import sys
 import textwrap
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -487,10 +488,10 @@ def test_streamed_convert_writes_what_the_whole_table_path_writes(
     one = cli("convert", SAMPLE, "-o", streamed, "--where", where, "--json")
     assert one.rc == 0, one.err
     assert "read and written in one pass" in one.err
-    # --dedup makes convert build the whole table first (the sample has no duplicates).
+    # --dedup reads twice (the sample has no duplicates: the output must not change).
     two = cli("convert", SAMPLE, "-o", whole, "--where", where, "--dedup", "--json")
     assert two.rc == 0, two.err
-    assert "one pass" not in two.err
+    assert "read and written in two passes" in two.err
     assert streamed.read_bytes() == whole.read_bytes()
     high = [n for n, obj in sample_rows() if obj["training_metadata"]["quality_score"] >= 4]
     doc = one.json
@@ -552,3 +553,105 @@ def test_streamed_where_over_many_batches_matches_the_whole_table(
     assert two.rc == 0, two.err
     assert streamed.read_bytes() == whole.read_bytes()
     assert one.json["selection"]["rows_matched"] == two.json["selection"]["rows_matched"] > 0
+
+
+def _many_with_duplicates(path: Path) -> list[int]:
+    """A file of several 1 MiB stream batches whose duplicates lie far apart (and cross
+    batches); returns, per row, the row it duplicates (itself for a first copy)."""
+    lines, first_of = [], []
+    for i in range(9_000):
+        j = i % 2_500 if i % 7 == 0 else i  # every 7th row repeats an earlier conversation
+        messages = [
+            {"role": "user", "content": f"question {j} " + "x" * 300},
+            {"role": "assistant", "content": f"answer {j}"},
+        ]
+        lines.append(json.dumps({"messages": messages, "n": i, "kind": ["a", "b", "c"][i % 3]}))
+        first_of.append(j if j < i else i)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return first_of
+
+
+@needs_core
+def test_streamed_statistics_match_the_whole_table(cli: Runner, tmp_path: Path) -> None:
+    import brightingest as bi
+    from brightingest import stats
+
+    src = tmp_path / "many.jsonl"
+    _many_with_duplicates(src)
+    table = bi.load(src).table
+    result = cli("inspect", src, "--threads", "2", "--examples", "3", "--json")
+    assert result.rc == 0, result.err
+    got = result.json["statistics"]
+    assert got["conversations"] == stats.conversation_stats(table, longest=3)
+    assert got["metadata"] == stats.metadata_summary(table, top=3)
+    assert got["duplicates"] == stats.duplicate_groups(table, examples=3)
+    assert got["duplicates"]["duplicate_rows"] > 0
+    assert "duplicates compared exactly in a second pass" in result.err
+    # The report is the first pass's: the second is not counted again.
+    assert result.json["lines_read"] == 9_000
+    assert result.json["rows_kept"] == 9_000
+
+
+@needs_core
+def test_validate_duplicate_ratio_from_stdin_reads_the_spool_twice(cli: Runner) -> None:
+    # The second pass reads the spooled copy of standard input (it cannot be read again).
+    rows = [json.dumps({"messages": _pair(i % 4)}) for i in range(10)]
+    data = ("\n".join(rows) + "\n").encode()
+    result = cli("validate", "-", "--max-duplicate-ratio", "0.5", "--json", stdin=data)
+    assert result.rc == 1, result.err
+    check = {c["name"]: c for c in result.json["checks"]}["max_duplicate_ratio"]
+    assert check["passed"] is False
+    assert check["value"] == 0.6  # 6 of 10 rows are later copies
+    dup = result.json["statistics"]["duplicates"]
+    assert dup["groups"] == 4
+    assert [r["line"] for r in dup["examples"][0]["rows"]] == [1, 5, 9]
+
+
+def _pair(i: int) -> list[dict[str, str]]:
+    return [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]
+
+
+@needs_core
+def test_dedup_convert_over_many_batches_keeps_each_first_copy(cli: Runner, tmp_path: Path) -> None:
+    src = tmp_path / "many.jsonl"
+    first_of = _many_with_duplicates(src)
+    out = tmp_path / "out.jsonl"
+    result = cli("convert", src, "-o", out, "--dedup", "--where", "kind != 'b'", "--json")
+    assert result.rc == 0, result.err
+    kept_rows = [i for i in range(9_000) if i % 3 != 1]
+    seen: set[int] = set()
+    expected = []
+    for i in kept_rows:
+        if first_of[i] in seen:
+            continue
+        seen.add(first_of[i])
+        expected.append(first_of[i])
+    written = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    got = [int(r["messages"][1]["content"].split()[1]) for r in written]
+    assert got == expected
+    doc = result.json
+    assert doc["rows_written"] == len(expected)
+    assert doc["selection"]["rows_matched"] == len(kept_rows)
+    assert doc["selection"]["duplicates_dropped"] == len(kept_rows) - len(expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["many.jsonl", "out.jsonl"]
+
+
+@needs_core
+def test_a_source_that_changes_between_passes_is_refused(tmp_path: Path, monkeypatch: Any) -> None:
+    import brightingest.api as api
+    from brightingest.cli import main
+
+    src = tmp_path / "data.jsonl"
+    rows = [json.dumps({"messages": _pair(i % 3)}) for i in range(9)]
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    replay = api._Ingest.replay
+
+    def grown(self: Any) -> Any:  # someone appends to the file between the two passes
+        with src.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"messages": _pair(0)}) + "\n")
+        return replay(self)
+
+    monkeypatch.setattr(api._Ingest, "replay", grown)
+    out = tmp_path / "out.jsonl"
+    assert main(["convert", str(src), "-o", str(out), "--dedup", "-q"]) == 3
+    assert not out.exists()

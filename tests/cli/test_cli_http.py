@@ -217,3 +217,24 @@ def test_inspect_and_convert_a_url(
     assert_no_secret(result, token)
     written = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(written) == doc["rows_written"] > 0
+
+
+@needs_core
+def test_duplicate_detection_reads_the_download_twice_but_downloads_once(
+    cli: Runner, http_server: LoopbackServer, tmp_path: Path
+) -> None:
+    body = DATA + DATA[: DATA.index(b"\n") + 1]  # the first conversation again, at line 201
+    http_server.add("/dup.jsonl", body=body)
+    url = http_server.url("/dup.jsonl", sig=SECRET)
+    result = cli("inspect", url, "--json")
+    assert result.rc == 0, result.err
+    dup = result.json["statistics"]["duplicates"]
+    assert dup["duplicate_rows"] == 1
+    assert [r["line"] for r in dup["examples"][0]["rows"]] == [1, 201]
+    out = tmp_path / "out.jsonl"
+    converted = cli("convert", url, "-o", out, "--dedup", "--json")
+    assert converted.rc == 0, converted.err
+    assert converted.json["rows_written"] == 200
+    assert http_server.hits("/dup.jsonl") == 2  # one download per command, not per pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]  # no download left
+    assert_no_secret(result)

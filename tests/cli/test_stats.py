@@ -198,16 +198,26 @@ def _chunked_with_duplicates() -> pa.Table:
     )
 
 
-def test_hash_candidates_find_what_comparing_every_row_finds(monkeypatch: Any) -> None:
-    import brightingest.stats as stats
-
-    pytest.importorskip("brightingest._core")
+def test_core_hashes_find_what_the_python_digests_find(monkeypatch: Any) -> None:
+    core = pytest.importorskip("brightingest._core")
     table = _chunked_with_duplicates()
-    with_hashes = (duplicate_groups(table), dedup_mask(table).to_pylist())
-    assert stats._hash_candidates(table) is not None  # the core's path was taken
-    monkeypatch.setattr(stats, "_hash_candidates", lambda table: None)
-    assert (duplicate_groups(table), dedup_mask(table).to_pylist()) == with_hashes
-    assert with_hashes[0]["groups"] == 4  # the system row, "a"/"bb", the weight-0 row, "long"
+    calls = []
+    real = core.row_hashes
+
+    def counted(batch: Any) -> bytes:
+        calls.append(batch.num_rows)
+        return real(batch)
+
+    monkeypatch.setattr(core, "row_hashes", counted)
+    with_core = (duplicate_groups(table), dedup_mask(table).to_pylist())
+    assert sum(calls) >= 2 * table.num_rows  # the core's path was taken, in both passes
+
+    def unsupported(batch: Any) -> bytes:
+        raise TypeError("another layout")
+
+    monkeypatch.setattr(core, "row_hashes", unsupported)
+    assert (duplicate_groups(table), dedup_mask(table).to_pylist()) == with_core
+    assert with_core[0]["groups"] == 4  # the system row, "a"/"bb", the weight-0 row, "long"
 
 
 def test_equal_hashes_are_confirmed_by_comparing_rows(monkeypatch: Any) -> None:
@@ -219,12 +229,98 @@ def test_equal_hashes_are_confirmed_by_comparing_rows(monkeypatch: Any) -> None:
     assert (duplicate_groups(table), dedup_mask(table).to_pylist()) == expected
 
 
-def test_rows_are_taken_across_chunks_in_order() -> None:
-    from brightingest.stats import _take_rows
+def test_duplicate_finder_over_batches_matches_the_whole_table() -> None:
+    from brightingest.stats import DuplicateFinder
 
     table = _chunked_with_duplicates()
-    rows = pa.array([0, 1, 2, 7, 8, table.num_rows - 1], pa.int64())
-    assert _take_rows(table, rows).equals(table.take(rows))
+    finder = DuplicateFinder()
+    for batch in table.to_batches():
+        finder.add(batch)
+    assert finder.needs_second_pass
+    masks = [finder.confirm(batch) for batch in table.to_batches()]
+    assert finder.result(examples=2) == duplicate_groups(table, examples=2)
+    assert pa.concat_arrays(masks).to_pylist() == dedup_mask(table).to_pylist()
+    first = finder.result(examples=1)["examples"][0]
+    target = chat_table([conv("a", "bb")]).column("messages")[0].as_py()
+    lines = [
+        line
+        for line, messages in zip(
+            table.column("source_line").to_pylist(),
+            table.column("messages").to_pylist(),
+            strict=True,
+        )
+        if messages == target
+    ]
+    assert first["count"] == len(lines) > 2  # the largest group, its rows in input order
+    assert [r["line"] for r in first["rows"]] == lines[:10]
+
+
+def test_duplicate_finder_refuses_an_incomplete_second_pass() -> None:
+    from brightingest.stats import DuplicateFinder
+
+    table = _chunked_with_duplicates()
+    finder = DuplicateFinder()
+    for batch in table.to_batches():
+        finder.add(batch)
+    finder.confirm(table.to_batches()[0])
+    with pytest.raises(RuntimeError, match="second pass saw"):
+        finder.result()
+
+
+def test_duplicate_finder_without_duplicates_needs_one_pass() -> None:
+    from brightingest.stats import DuplicateFinder
+
+    table = chat_table(_rows()[:2] + _rows()[3:4])
+    finder = DuplicateFinder()
+    for batch in table.to_batches():
+        finder.add(batch)
+    assert not finder.needs_second_pass
+    assert finder.result() == {
+        "groups": 0,
+        "duplicate_rows": 0,
+        "rows_after_dedup": 3,
+        "examples": [],
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["mixed across batches", "ints then floats", "object absent from a batch", "late field"],
+)
+def test_metadata_summary_does_not_depend_on_batches(case: str) -> None:
+    from brightingest.stats import MetadataSummary
+
+    def meta(i: int) -> dict[str, Any]:
+        m: dict[str, Any] = {"score": i % 3, "tag": "t" + str(i % 2), "info": {"k": i}}
+        if case == "mixed across batches" and i == 4:
+            m["score"] = "high"
+        if case == "ints then floats" and i >= 5:
+            m["score"] = i / 2
+        if case == "object absent from a batch" and i >= 3:
+            m["info"] = None
+        if case == "late field" and i >= 8:
+            m["late"] = [i, i + 1]
+        return m
+
+    rows = [{**conv("a", "b", line=i), "metadata": meta(i)} for i in range(10)]
+    table = pa.concat_tables([chat_table(rows[:3]), chat_table(rows[3:6]), chat_table(rows[6:])])
+    assert table.column("metadata").num_chunks == 3
+    whole = metadata_summary(table.combine_chunks(), top=3)  # one batch: one parse
+    acc = MetadataSummary(top=3)
+    for batch in table.to_batches():
+        acc.add(batch)
+    assert acc.result() == whole == metadata_summary(table, top=3)
+    fields = {f["path"]: f for f in whole["fields"]}
+    expected_type = {
+        "mixed across batches": "mixed",
+        "ints then floats": "number",
+        "object absent from a batch": "number",
+        "late field": "number",
+    }[case]
+    assert fields["score"]["type"] == expected_type
+    assert fields["info.k"]["present"] == (3 if case == "object absent from a batch" else 10)
+    if case == "late field":
+        assert fields["late"]["present"] == 2
 
 
 def test_conversation_stats_do_not_depend_on_chunks() -> None:
