@@ -257,13 +257,24 @@ def _type_name(t: pa.DataType) -> str:
 
 
 def _value_counts(arr: pa.Array, top: int, *, by_value: bool) -> list[dict[str, Any]]:
+    """The ``top`` most common values (most frequent first, then by value), or with
+    ``by_value`` the first ``top`` values in order. Only the ``top`` rows become Python objects:
+    a field of unique ids has as many distinct values as rows."""
     counts = pc.value_counts(arr.drop_null())
-    pairs = [(_num(v["values"]), int(v["counts"])) for v in counts.to_pylist()]
-    if by_value:
-        pairs.sort(key=lambda p: (p[0] is None, p[0]))
-    else:
-        pairs.sort(key=lambda p: (-p[1], str(p[0])))
-    return [{"value": v, "count": c} for v, c in pairs[:top]]
+    if len(counts) == 0 or top <= 0:
+        return []
+    pairs = pa.table({"value": counts.field("values"), "count": counts.field("counts")})
+    keys = (
+        [("value", "ascending")] if by_value else [("count", "descending"), ("value", "ascending")]
+    )
+    order = pc.select_k_unstable(pairs, k=min(top, len(counts)), sort_keys=keys)
+    picked = pairs.take(order)
+    return [
+        {"value": _num(v), "count": int(c)}
+        for v, c in zip(
+            picked.column("value").to_pylist(), picked.column("count").to_pylist(), strict=True
+        )
+    ]
 
 
 def _summarize_array(path: str, arr: pa.Array, n: int, top: int) -> dict[str, Any]:
@@ -438,6 +449,8 @@ class MetadataSummary:
         for path in paths[: self.max_fields]:
             values = self._values(self._paths[path])
             if isinstance(values, pa.Array):
+                # One array in place of the batches' pieces: one path's copy at a time.
+                self._paths[path] = [(0, values)]
                 fields.append(_summarize_array(path, values, n, self.top))
                 continue
             try:
