@@ -711,10 +711,8 @@ def _no_rows_error(report: IngestReport, specs: dict[str, FormatSpec]) -> NoRows
     category, example = reason
     counts = sorted(report.skipped.items(), key=lambda kv: -kv[1])
     breakdown = ", ".join(f"{n} {c}" for c, n in counts)
-    message = (
-        f"0 rows kept of {report.lines_read} lines read ({breakdown}). "
-        f"Most common reason: {category}"
-    )
+    lines = f"{report.lines_read:,} {'line' if report.lines_read == 1 else 'lines'}"
+    message = f"0 rows kept of {lines} read ({breakdown}). Most common reason: {category}"
     message += f", e.g. {_example_text(example)}" if example is not None else "."
     hint = _HINTS.get(category)
     detection = report.detection
