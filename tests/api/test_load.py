@@ -656,3 +656,22 @@ def test_format_code_search_respects_slices() -> None:
     assert not _has_any_code(codes.slice(0, 6), [5])
     assert not _has_any_code(codes.slice(2, 3), [0])
     assert _has_any_code(codes.slice(5), [0, 7])
+
+
+def test_a_second_pass_reads_the_same_rows_and_counts_them_again(write_jsonl, pm, tmp_path) -> None:
+    from brightingest.api import _stream_twice
+
+    pm.register(as_plugin(SLOW), name="dialog")  # the slow path: rows mapped in Python
+    path = write_jsonl([{"dialog": "Q: hi\nA: hello"}, {"dialog": 3}, {"dialog": "Q: a\nA: b"}])
+    side = tmp_path / "bad.jsonl"
+    first = _stream_twice(path, pm=pm, policy="quarantine", quarantine=side)
+    with first:
+        rows = [b for b in first]
+        quarantined = side.read_text()
+        second = first._replay()
+        again = [b for b in second]
+    assert [b.to_pydict() for b in again] == [b.to_pydict() for b in rows]
+    assert second.report.to_dict()["skipped"] == first.report.to_dict()["skipped"]
+    assert second.report.lines_read == first.report.lines_read == 3
+    assert side.read_text() == quarantined  # bad lines are not written to the side file twice
+    assert quarantined.count("\n") == 1
