@@ -609,6 +609,20 @@ def _normalize_messages(
                 f"weight must be 0 or 1, got {weight!r}.",
                 f"{where}.weight",
             )
+        if role != "assistant" and weight is not None:
+            if weight == 1:  # as the core: only assistant messages are trained
+                return [], (
+                    "invalid_weight",
+                    f"weight 1 on a {role} message: only assistant messages are trained.",
+                    f"{where}.weight",
+                )
+            weight = None  # a 0 there says what holds anyway
+        if role != "assistant" and tool_calls:
+            return [], (
+                "wrong_type",
+                f"tool_calls on a {role} message: only assistant messages call tools.",
+                f"{where}.tool_calls",
+            )
         if role == "assistant" and weight != 0:
             trainable = True
         out.append(

@@ -534,6 +534,7 @@ impl FormatSet {
                                 ))
                             }
                         };
+                        let weight_path = || src.sub(weight_key.as_deref().unwrap_or("weight"));
                         let weight = match weight_key.as_deref().and_then(|k| take_in(&mut obj, k))
                         {
                             None | Some(Json::Null) => {
@@ -543,12 +544,39 @@ impl FormatSet {
                                     None
                                 }
                             }
-                            Some(v) => Some(parse_weight(&v, || {
-                                src.sub(weight_key.as_deref().unwrap_or("weight"))
-                            })?),
+                            Some(v) => match parse_weight(&v, weight_path)? {
+                                // Only assistant messages are trained: a 0 elsewhere says what
+                                // holds anyway (and is dropped, so that equal rows stay equal);
+                                // a 1 asks for what no trainer of this format does.
+                                0 if role != "assistant" => None,
+                                1 if role != "assistant" => {
+                                    return Err(weight_off_assistant(&weight_path(), role))
+                                }
+                                w => Some(w),
+                            },
                         };
+                        if tool_calls.is_some() && role != "assistant" {
+                            let k = tool_calls_key.as_deref().unwrap_or("tool_calls");
+                            return Err(LineIssue::new(
+                                Category::WrongType,
+                                format!("tool_calls on {} {role} message: only assistant messages call tools", article(role)),
+                            )
+                            .with_field(src.sub(k))
+                            .with_hint("move the calls to the assistant message before, or fix the export's roles"));
+                        }
                         let name = opt_str(&mut obj, name_key.as_deref(), src)?;
                         let tool_call_id = opt_str(&mut obj, tool_call_id_key.as_deref(), src)?;
+                        if let (Some(key), "tool", None) =
+                            (tool_call_id_key.as_deref(), role, &tool_call_id)
+                        {
+                            // Formats with call ids (OpenAI's) require one on every tool result.
+                            return Err(LineIssue::new(
+                                Category::MissingField,
+                                format!("a tool message without {}", quote(key, 40)),
+                            )
+                            .with_field(src.sub(key))
+                            .with_hint("give each tool result the id of the call it answers (tool_calls[].id)"));
+                        }
                         msgs.push(Msg {
                             role,
                             content,
@@ -626,9 +654,9 @@ impl FormatSet {
                 ))
             }
         };
-        let tools = match f.tools_field.as_deref().and_then(|k| take(fields, bump, k)) {
-            None | Some(Json::Null) => None,
-            Some(v) => Some(v.to_json()),
+        let tools = match f.tools_field.as_deref() {
+            Some(key) => tool_definitions(key, take(fields, bump, key), bump)?,
+            None => None,
         };
         Ok((msgs, id, tools))
     }
@@ -807,6 +835,79 @@ fn parse_weight(v: &Json<'_>, path: impl Fn() -> String) -> Result<i8, LineIssue
     .with_hint("weight says whether an assistant message is trained on: use 0 or 1"))
 }
 
+/// "a" or "an" before a role name ("an assistant message").
+fn article(role: &str) -> &'static str {
+    match role.as_bytes().first() {
+        Some(b'a' | b'e' | b'i' | b'o') => "an", // not u: "a user"
+        _ => "a",
+    }
+}
+
+#[cold]
+fn weight_off_assistant(path: &str, role: &str) -> LineIssue {
+    LineIssue::new(
+        Category::InvalidWeight,
+        format!(
+            "weight 1 on {} {role} message: only assistant messages are trained",
+            article(role)
+        ),
+    )
+    .with_field(path)
+    .with_hint(
+        "remove the weight from non-assistant messages (weight: 0 there is accepted and ignored)",
+    )
+}
+
+/// A row's tool definitions as compact JSON text: a list of objects, or JSON text holding one
+/// (LLaMA-Factory's ShareGPT keeps `tools` as a string). An empty list is no tools. Anything
+/// else would be written where OpenAI's format and chat templates expect a list of objects.
+fn tool_definitions<'a>(
+    key: &str,
+    value: Option<Json<'a>>,
+    bump: &'a Bump,
+) -> Result<Option<String>, LineIssue> {
+    let expected = "a list of tool definitions (objects), or JSON text of one";
+    let list = match value {
+        None | Some(Json::Null) => return Ok(None),
+        Some(Json::Str(text)) if is_blank(&text) => return Ok(None),
+        Some(Json::Str(text)) => match parse_value(bump.alloc_str(&text), bump) {
+            Ok(inner @ Json::Arr(_)) => inner,
+            Ok(other) => return Err(wrong_type(key, expected, &other)),
+            Err(issue) => {
+                return Err(LineIssue::new(
+                    Category::WrongType,
+                    format!(
+                        "expected {expected}, found a string that is not JSON ({})",
+                        issue.message
+                    ),
+                )
+                .with_field(key)
+                .with_hint("fix the export's types, or map this shape with a format plugin"))
+            }
+        },
+        Some(v @ Json::Arr(_)) => v,
+        Some(other) => return Err(wrong_type(key, expected, &other)),
+    };
+    let Json::Arr(items) = &list else {
+        unreachable!()
+    };
+    if items.is_empty() {
+        return Ok(None);
+    }
+    if let Some((i, bad)) = items
+        .iter()
+        .enumerate()
+        .find(|(_, t)| !matches!(t, Json::Obj(_)))
+    {
+        return Err(wrong_type(
+            &format!("{key}[{i}]"),
+            "a tool definition (an object)",
+            bad,
+        ));
+    }
+    Ok(Some(list.to_json()))
+}
+
 /// Whether `s` is empty or only whitespace (as `str::trim` sees it), deciding from the first
 /// byte in the common case of text that starts with a visible ASCII character.
 #[inline]
@@ -862,7 +963,8 @@ fn validate(msgs: &[Msg<'_>], srcs: &[Src<'_>]) -> Result<(), LineIssue> {
             return Err(LineIssue::new(
                 Category::SystemNotFirst,
                 format!(
-                    "a {} message after the conversation started (message {})",
+                    "{} {} message after the conversation started (message {})",
+                    article(m.role),
                     m.role,
                     i + 1
                 ),
@@ -876,7 +978,7 @@ fn validate(msgs: &[Msg<'_>], srcs: &[Src<'_>]) -> Result<(), LineIssue> {
         if m.tool_calls.is_none() && is_blank(&m.content) {
             return Err(LineIssue::new(
                 Category::EmptyContent,
-                format!("empty content in a {} message", m.role),
+                format!("empty content in {} {} message", article(m.role), m.role),
             )
             .with_field(srcs[i].path())
             .with_hint("fill or drop empty turns in the export"));

@@ -427,7 +427,10 @@ impl Reader {
                             .map_err(|e| IngestError::source("quarantine file", e.to_string()))?;
                     }
                 }
-                Msg::Err(e) => return Err(self.fail(e)),
+                Msg::Err(e) => {
+                    let e = self.relocate(e);
+                    return Err(self.fail(e));
+                }
             }
         }
     }
@@ -507,6 +510,43 @@ impl Reader {
             _pool: pool,
             pid: std::process::id(),
         })
+    }
+
+    /// A corrupt compressed stream is found by the cutting thread, which runs ahead of the
+    /// chunks assembled so far; its error arrives here in input order, after every chunk before
+    /// it, so the line it stopped at is known only now: the first line not yet accounted for.
+    fn relocate(&self, e: IngestError) -> IngestError {
+        match e {
+            IngestError::Source {
+                code: "source_corrupt",
+                path,
+                line: Some(_),
+                message,
+                hint,
+            } => {
+                let Some(file) = self.names.iter().position(|n| *n == path) else {
+                    return IngestError::Source {
+                        code: "source_corrupt",
+                        path,
+                        line: None,
+                        message,
+                        hint,
+                    };
+                };
+                let line = self.next_line[file].load(Ordering::Relaxed);
+                let detail = message.split_once(" (").map(|(_, d)| d).unwrap_or(")");
+                IngestError::Source {
+                    code: "source_corrupt",
+                    message: format!(
+                        "the compressed stream is corrupt or cut short near line {line} ({detail}"
+                    ),
+                    path,
+                    line: Some(line),
+                    hint,
+                }
+            }
+            e => e,
+        }
     }
 
     /// A fatal error ends the read: later calls return `None`.

@@ -217,10 +217,45 @@ fn missing_and_corrupt_files_are_fatal_source_errors() {
     enc.write_all(sample_jsonl(2000).as_bytes()).unwrap();
     let full = enc.finish().unwrap();
     std::fs::write(&p, &full[..full.len() / 2]).unwrap();
-    let rd = Reader::new(vec![p.display().to_string()], None, None, opts(1, 256)).unwrap();
-    match rd.read_all() {
-        Err(_core::IngestError::Source { code, .. }) => assert_eq!(code, "source_corrupt"),
-        other => panic!("{other:?}"),
+    // Lines whole before the cut: the error must point just past them.
+    let mut whole = Vec::new();
+    let _ = std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&full[..full.len() / 2]),
+        &mut whole,
+    );
+    let complete = whole.iter().filter(|&&b| b == b'\n').count() as u64;
+    let per_chunk = 16 << 10;
+    let lines_per_chunk = per_chunk as u64 / (whole.len() as u64 / complete) + 1;
+    for threads in [1, 2] {
+        let rd = Reader::new(
+            vec![p.display().to_string()],
+            None,
+            None,
+            opts(threads, per_chunk),
+        )
+        .unwrap();
+        match rd.read_all() {
+            Err(_core::IngestError::Source {
+                code,
+                line,
+                message,
+                ..
+            }) => {
+                assert_eq!(code, "source_corrupt");
+                // In the chunk where the stream broke, not where the cutting thread (running
+                // ahead of the chunks accounted for) happened to be counted.
+                let line = line.unwrap();
+                assert!(
+                    line <= complete + 1 && line + 2 * lines_per_chunk > complete,
+                    "line {line}, {complete} whole lines"
+                );
+                assert!(
+                    message.contains(&format!("cut short near line {line} (")),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
 

@@ -675,3 +675,30 @@ def test_a_second_pass_reads_the_same_rows_and_counts_them_again(write_jsonl, pm
     assert second.report.lines_read == first.report.lines_read == 3
     assert side.read_text() == quarantined  # bad lines are not written to the side file twice
     assert quarantined.count("\n") == 1
+
+
+def test_slow_path_applies_the_cores_rules_on_weights_and_tool_calls(write_jsonl, pm) -> None:
+    def mapped(row: dict[str, Any]) -> list[dict[str, Any]] | None:
+        user: dict[str, Any] = {"role": "user", "content": "u"}
+        if row["case"] == "zero":
+            user["weight"] = 0
+        elif row["case"] == "one":
+            user["weight"] = 1
+        elif row["case"] == "calls":
+            user["tool_calls"] = [{"id": "c", "type": "function"}]
+        return [user, {"role": "assistant", "content": "a"}]
+
+    spec = FormatSpec(
+        "cases", "1", detect=lambda r: 1.0 if isinstance(r, dict) else 0.0, map_record=mapped
+    )
+    pm.register(as_plugin(spec), name="cases-plugin")
+    path = write_jsonl([{"case": c} for c in ("plain", "zero", "one", "calls")])
+    ds = bi.load(path, pm=pm, format="cases")
+    accounted(ds.report)
+    assert len(ds) == 2
+    plain, zero = ds.table.column("messages").to_pylist()
+    assert plain == zero  # a weight of 0 off an assistant message says nothing: dropped
+    assert {e["line"]: e["category"] for e in ds.report.examples} == {
+        3: "invalid_weight",
+        4: "wrong_type",
+    }

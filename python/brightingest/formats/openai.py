@@ -4,6 +4,12 @@ Messages have ``system``/``developer``/``user``/``assistant``/``tool`` roles, ``
 string or a list of text parts, and optional ``name``, ``tool_calls``, ``tool_call_id`` and
 ``weight`` (0 or 1, assistant messages only). Top-level ``tools`` becomes the ``tools`` column;
 any other top-level field is kept in ``metadata``.
+
+OpenAI's rules are checked as rows are mapped (by the core), so that what is written back is
+valid: ``tools`` must be a list of objects (``wrong_type``; JSON text of one is parsed, an empty
+list is no tools); a ``tool`` message needs its ``tool_call_id`` (``missing_field``); only
+assistant messages carry ``tool_calls`` (``wrong_type``); a ``weight`` of 1 off an assistant
+message is ``invalid_weight``, a 0 there is accepted and dropped (it says what holds anyway).
 """
 
 from __future__ import annotations
