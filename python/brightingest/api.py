@@ -144,21 +144,43 @@ def detect(
     return detect_sample(sample, specs)
 
 
+#: Upper bounds of the numeric options: far above any real use, low enough that the core's
+#: integers hold them and that a typo cannot start a million threads.
+_MAXIMUM = {"threads": 1024, "max_line_bytes": 1 << 48, "sample_rows": 1 << 32}
+
+
 def _check_positive(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     if value < 1:
         raise ValueError(f"{name} must be at least 1, got {value}")
+    top = _MAXIMUM.get(name)
+    if top is not None and value > top:
+        raise ValueError(f"{name} must be at most {top:,}, got {value:,}")
 
 
 def _default_quarantine(resolved: Resolved) -> str:
+    from brightingest.sources import QUARANTINE_SUFFIX
+
     first = resolved.names[0] if resolved.names else "input"
     local = resolved.paths[0] if resolved.paths else None
     if local is not None and first == local:
-        return f"{local}.quarantine.jsonl"
+        return f"{local}{QUARANTINE_SUFFIX}"
     base = Path(first.split("?")[0].rstrip("/")).name or "input"
     base = base.strip("<>") or "input"
-    return str(Path.cwd() / f"{base}.quarantine.jsonl")
+    return str(Path.cwd() / f"{base}{QUARANTINE_SUFFIX}")
+
+
+def _check_quarantine(path: str, resolved: Resolved) -> None:
+    """The side file must not be one of the files read: writing it would change the input."""
+    target = os.path.realpath(path)
+    for source, name in zip(resolved.paths, resolved.names, strict=True):
+        if os.path.realpath(source) == target:
+            raise ValueError(
+                f"the quarantine file {path} is also a source ({name}): bad lines would be "
+                "written into the data being read; pass another path for the quarantine file"
+            )
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
 
 
 #: Work unit of the core reader for a stream: small, so that a stream's memory stays small.
@@ -236,6 +258,7 @@ class _Ingest:
                     if quarantine is not None
                     else _default_quarantine(self.resolved)
                 )
+                _check_quarantine(self.quarantine, self.resolved)
             self._open(threads, max_line_bytes, whole_table)
         except BaseException:
             self.resolved.close()

@@ -366,7 +366,7 @@ class _Parser(argparse.ArgumentParser):
         print(f"error: {_scrub(message)}\nHint: {hint}", file=sys.stderr)
         self._state["usage_error"] = {
             "type": "UsageError",
-            "code": "usage",
+            "code": "usage_error",
             "message": _scrub(message),
             "path": None,
             "line": None,
@@ -1232,6 +1232,8 @@ def _write_checked(data: Any, dest: Path, to: str) -> int:
         return write(data, dest, to=to)  # type: ignore[arg-type]  # checked: a choice
     except SourceError:
         raise
+    except BrokenPipeError:
+        raise  # standard output closed by its reader (`| head`): not a failed write
     except OSError as exc:
         raise BrightIngestError(
             f"cannot write the output ({exc.strerror or exc}); nothing written.",
@@ -1375,6 +1377,9 @@ def cmd_convert(args: argparse.Namespace, out: Output) -> int:
             "--json and -o - would both write to standard output.",
             "drop --json, or pass -o FILE.",
         )
+    if args.output == "-":
+        # Standard output carries the data: reports and tables (of a failure too) go to stderr.
+        out.stdout = out.stderr
     if args.output == "-" and to != "openai":
         raise _usage_error(
             f"{to} output needs a file, not standard output.",

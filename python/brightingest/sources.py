@@ -646,7 +646,7 @@ class _Resolver:
 
     def add(self, key: str, path: str, name: str) -> None:
         if key in self._seen:
-            logger.debug("Skipping duplicate source %s", name)
+            logger.info("Reading %s once: it was named more than once", name)
             return
         self._seen.add(key)
         self.out._add(path, name)
@@ -750,6 +750,7 @@ class _Resolver:
                 ),
                 key=lambda entry: entry.name,
             )
+            files = [e for e in files if not _is_side_file(str(e))]
             if not files:
                 raise _empty_directory(path, display)
             for entry in files:
@@ -758,13 +759,26 @@ class _Resolver:
         elif _GLOB_CHARS.search(item):
             # glob.glob, not Path.glob: the pattern may be absolute and may contain `**`.
             found = glob.glob(item, recursive=True)  # noqa: PTH207
-            matches = sorted(m for m in found if Path(m).is_file())
+            matches = sorted(m for m in found if Path(m).is_file() and not _is_side_file(m))
             if not matches:
                 raise _nothing_matched(display, "pattern")
             for match in matches:
                 self.add(self.local_key(match), match, match)
         else:
             raise _not_found(display)
+
+
+#: The suffix of the side files that ``policy="quarantine"`` writes by default.
+QUARANTINE_SUFFIX = ".quarantine.jsonl"
+
+
+def _is_side_file(path: str) -> bool:
+    """A quarantine side file found by a directory or a glob: bad lines of an earlier read, which
+    must not come back as data (they are read when named on their own)."""
+    if not path.endswith(QUARANTINE_SUFFIX):
+        return False
+    logger.info("Not reading %s: a quarantine file (name it on its own to read it)", path)
+    return True
 
 
 def _is_data_file(name: str) -> bool:

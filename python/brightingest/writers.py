@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -60,7 +61,9 @@ def atomic_output(path: StrPath, mode: Literal["w", "wb"] = "wb") -> Iterator[IO
     """Open a temporary file next to ``path``; rename it to ``path`` if the block succeeds.
 
     The parent directory is created if needed. On an exception the temporary file is removed
-    and ``path`` is left untouched.
+    and ``path`` is left untouched. The file gets the permissions a plain ``open()`` would give
+    it (``0o666`` less the umask), or those of the file it replaces: ``mkstemp``'s ``0o600``
+    would otherwise hide the output from the other users and services that read it.
 
     Args:
         path: The destination.
@@ -73,6 +76,10 @@ def atomic_output(path: StrPath, mode: Literal["w", "wb"] = "wb") -> Iterator[IO
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, _permissions(dest))
+        else:  # Windows: only the read-only bit means anything
+            Path(tmp).chmod(_permissions(dest))
         if mode == "w":
             # open() on a descriptor: Path has no equivalent.
             handle: IO[Any] = open(fd, "w", encoding="utf-8", newline="\n")  # noqa: PTH123
@@ -86,6 +93,28 @@ def atomic_output(path: StrPath, mode: Literal["w", "wb"] = "wb") -> Iterator[IO
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _permissions(dest: Path) -> int:
+    """The mode ``dest`` keeps if it exists, else ``0o666`` less the process's umask."""
+    try:
+        return stat.S_IMODE(dest.stat().st_mode)
+    except OSError:
+        pass
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    # Linux shows it; elsewhere reading it means setting it (briefly, for every thread).
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _batches(data: Any) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:

@@ -426,6 +426,8 @@ impl FormatSet {
                         match take(fields, bump, extra) {
                             None | Some(Json::Null) => {}
                             Some(Json::Str(s)) if is_blank(&s) => {}
+                            // A blank first part (an empty Alpaca instruction) joins nothing.
+                            Some(Json::Str(s)) if is_blank(&content) => content = s,
                             Some(Json::Str(s)) => {
                                 let mut joined = content.into_owned();
                                 joined.push_str(separator);
@@ -501,7 +503,9 @@ impl FormatSet {
                         let role = match take_in(&mut obj, role_key) {
                             Some(Json::Str(r)) => match canonical_role(&r, roles, &f.roles) {
                                 Some(c) => c,
-                                None => return Err(unknown_role(&role_path(), &r)),
+                                None => {
+                                    return Err(unknown_role(&role_path(), &r, roles, &f.roles))
+                                }
                             },
                             None | Some(Json::Null) => return Err(missing(&role_path(), &f.name)),
                             Some(other) => {
@@ -1027,10 +1031,26 @@ fn wrong_type(path: &str, expected: &str, got: &Json<'_>) -> LineIssue {
 }
 
 #[cold]
-fn unknown_role(path: &str, role: &str) -> LineIssue {
+fn unknown_role(
+    path: &str,
+    role: &str,
+    part: &HashMap<String, String>,
+    format: &HashMap<String, String>,
+) -> LineIssue {
+    // The names this format accepts: its aliases (e.g. ShareGPT's human, gpt) and the canonical
+    // roles, each once, in a stable order.
+    let mut names: Vec<&str> = part
+        .keys()
+        .chain(format.keys())
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    names.extend(ROLES.iter().copied());
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.to_ascii_lowercase()));
     LineIssue::new(
         Category::UnknownRole,
-        format!("unknown role {} (expected {})", quote(role, 40), ROLES.join(", ")),
+        format!("unknown role {} (expected {})", quote(role, 40), names.join(", ")),
     )
     .with_field(path)
     .with_hint(format!(

@@ -972,8 +972,12 @@ fn process_chunk(
             line.bytes, line.index, formats, &want, opts, &bump, &mut out,
         );
         if let LineOutcome::Skipped(mut issue) = outcome {
+            if issue.category == Category::InvalidJson {
+                issue = explain_invalid(issue, line.bytes);
+            }
             if !line.terminated
                 && chunk.file_end
+                && !has_bare_cr(line.bytes)
                 && matches!(
                     issue.category,
                     Category::InvalidJson | Category::InvalidUtf8
@@ -995,6 +999,40 @@ fn process_chunk(
         }
     }
     out
+}
+
+/// Whether `line` holds a carriage return not followed by a line feed.
+fn has_bare_cr(line: &[u8]) -> bool {
+    memchr::memchr_iter(b'\r', line).any(|i| line.get(i + 1) != Some(&b'\n'))
+}
+
+/// Two shapes of invalid JSON that have a known cause, said instead of the parser's words: a
+/// byte order mark inside the file (files concatenated, each with its BOM) and classic Mac line
+/// endings (CR only: the whole file is one line).
+#[cold]
+fn explain_invalid(issue: LineIssue, line: &[u8]) -> LineIssue {
+    if line.starts_with(b"\xEF\xBB\xBF") {
+        return LineIssue::new(
+            Category::InvalidJson,
+            "invalid JSON: the line starts with a UTF-8 byte order mark (BOM), which only the \
+             first line of a file may have",
+        )
+        .with_hint(
+            "the file looks like several exports concatenated: strip the BOMs (e.g. \
+             sed -i 's/^\\xEF\\xBB\\xBF//' FILE) or read the exports as separate files",
+        );
+    }
+    if has_bare_cr(line) {
+        return LineIssue::new(
+            Category::InvalidJson,
+            format!(
+                "{} (the line holds a bare carriage return: CR line endings?)",
+                issue.message
+            ),
+        )
+        .with_hint("convert CR line endings to LF (e.g. tr '\\r' '\\n' < FILE > FIXED)");
+    }
+    issue
 }
 
 fn record_skip(out: &mut ChunkOut, rel: u64, issue: LineIssue, raw: &[u8], opts: &ReadOptions) {

@@ -58,6 +58,22 @@ pub fn open(path: &str, name: &str) -> Result<(Input, Compression, u64), IngestE
     let n = read_head(&file, meta.is_file(), &mut head).map_err(|e| open_error(name, &e))?;
     let compression = Compression::sniff(&head[..n]);
     let regular = meta.is_file();
+    if regular && compression == Compression::None {
+        if let Some(kind) = columnar_kind(&file, size, &head[..n]) {
+            return Err(IngestError::Source {
+                code: "source_unreadable",
+                path: name.to_string(),
+                line: None,
+                message: format!("is {kind} file, not JSONL"),
+                hint: Some(
+                    "brightingest reads JSONL (plain, gzip or zstd); read this one with pyarrow \
+                     (pyarrow.parquet.read_table / pyarrow.ipc.open_file), or pass the JSONL \
+                     export it was made from"
+                        .into(),
+                ),
+            });
+        }
+    }
     if compression == Compression::None && regular {
         if size == 0 {
             return Ok((Input::Empty, compression, size));
@@ -86,6 +102,31 @@ pub fn open(path: &str, name: &str) -> Result<(Input, Compression, u64), IngestE
         )),
     };
     Ok((input, compression, size))
+}
+
+/// "a Parquet" or "an Arrow IPC" when the file has that format's magic bytes at both ends (a
+/// JSONL file never does: the start alone could be a bad first line).
+fn columnar_kind(file: &File, size: u64, head: &[u8]) -> Option<&'static str> {
+    use std::io::{Seek, SeekFrom};
+    let (kind, tail): (&str, &[u8]) = if head.starts_with(b"PAR1") {
+        ("a Parquet", b"PAR1")
+    } else if head.starts_with(b"ARRO") {
+        ("an Arrow IPC", b"ARROW1")
+    } else {
+        return None;
+    };
+    if size < 12 {
+        return None;
+    }
+    let mut f = file;
+    let mut end = [0u8; 6];
+    let end = &mut end[..tail.len()];
+    let found = f
+        .seek(SeekFrom::End(-(tail.len() as i64)))
+        .and_then(|_| f.read_exact(end))
+        .map(|_| &*end == tail);
+    let _ = f.seek(SeekFrom::Start(0));
+    matches!(found, Ok(true)).then_some(kind)
 }
 
 fn read_head(file: &File, seekable: bool, buf: &mut [u8]) -> io::Result<usize> {

@@ -197,3 +197,31 @@ fn mixed_formats_are_mapped_per_row_and_counted() {
     assert_eq!(m[1][0], ("system".into(), "s".into(), None));
     assert_eq!(m[1][2], ("assistant".into(), "a".into(), None));
 }
+
+#[test]
+fn an_unknown_role_lists_the_names_the_format_accepts() {
+    let line = r#"{"conversations": [{"from": "bot", "value": "x"}]}"#;
+    let (category, field, message) = one_issue(line, &[SHAREGPT]);
+    assert_eq!(category, Category::UnknownRole);
+    assert_eq!(field.as_deref(), Some("conversations[0].from"));
+    assert_eq!(
+        message,
+        r#"unknown role "bot" (expected gpt, human, observation, system, developer, user, assistant, tool)"#
+    );
+}
+
+#[test]
+fn a_blank_first_part_joins_nothing() {
+    const ALPACA: &str = r#"{"name": "alpaca", "signature": ["instruction", "output"],
+     "parts": [{"kind": "message", "role": "user", "fields": ["instruction", "input"],
+                "separator": "\n\n"},
+               {"kind": "message", "role": "assistant", "fields": ["output"]}],
+     "metadata": "rest"}"#;
+    let data = br#"{"instruction": "", "input": "x", "output": "y"}
+{"instruction": "Do", "input": "x", "output": "y"}
+"#;
+    let (b, _) = read(data, Some(&[ALPACA]), opts(1, 1 << 20));
+    let m = messages(&b);
+    assert_eq!(m[0][0].1, "x");
+    assert_eq!(m[1][0].1, "Do\n\nx");
+}

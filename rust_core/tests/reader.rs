@@ -376,3 +376,62 @@ fn dropping_a_reader_mid_read_stops_its_threads() {
     assert_eq!(r1.skipped, r0.skipped);
     assert!(r1.balanced());
 }
+
+fn first_example(r: &_core::Report, c: Category) -> _core::report::Example {
+    r.examples
+        .iter()
+        .find(|e| e.category == c)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {c:?} example in {r:?}"))
+}
+
+#[test]
+fn a_bom_inside_the_file_and_cr_line_endings_are_named() {
+    // Two exports concatenated, each with its BOM.
+    let data = b"\xEF\xBB\xBF{\"a\":1}\n\xEF\xBB\xBF{\"a\":2}\n";
+    let (b, r) = read(data, None, opts(1, 1 << 20));
+    assert_eq!(values(&b), vec![r#"{"a":1}"#]);
+    let e = first_example(&r, Category::InvalidJson);
+    assert_eq!(e.line, 2);
+    assert!(e.message.contains("byte order mark"), "{}", e.message);
+    assert!(e.hint.unwrap().contains("concatenated"));
+    // Classic Mac line endings: one line, and not a cut-short file.
+    let (_, r) = read(b"{\"a\":1}\r{\"a\":2}\r", None, opts(1, 1 << 20));
+    assert_eq!(r.lines_read, 1);
+    let e = first_example(&r, Category::InvalidJson);
+    assert!(e.message.contains("bare carriage return"), "{}", e.message);
+    assert_eq!(count(&r, Category::TruncatedLine), 0);
+}
+
+#[test]
+fn parquet_and_arrow_files_are_named_for_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes, kind) in [
+        (
+            "x.parquet",
+            b"PAR1\x00\x01\x02\x03\x04\x05\x06\x07PAR1".to_vec(),
+            "a Parquet",
+        ),
+        (
+            "x.arrow",
+            b"ARROW1\x00\x00\x01\x02\x03\x04ARROW1".to_vec(),
+            "an Arrow IPC",
+        ),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, &bytes).unwrap();
+        let rd = Reader::new(vec![p.display().to_string()], None, None, opts(1, 64)).unwrap();
+        match rd.read_all() {
+            Err(_core::IngestError::Source { message, .. }) => {
+                assert_eq!(message, format!("is {kind} file, not JSONL"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Only the start looking like Parquet: a JSONL file with a bad first line, read as such.
+    let p = dir.path().join("odd.jsonl");
+    std::fs::write(&p, b"PAR1 not json\n{\"a\":1}\n").unwrap();
+    let rd = Reader::new(vec![p.display().to_string()], None, None, opts(1, 64)).unwrap();
+    let (_, r) = rd.read_all().unwrap();
+    assert_eq!((r.rows_kept, count(&r, Category::InvalidJson)), (1, 1));
+}

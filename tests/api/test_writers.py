@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -261,3 +263,21 @@ def test_json_text_that_is_not_json_fails_naming_the_row(tmp_path: Path) -> None
     with pytest.raises(ValueError, match="row 1: tools is not valid JSON"):
         write_openai(chat_table(rows), out)
     assert not out.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="POSIX permissions")
+@pytest.mark.parametrize("writer", [write_openai, write_parquet, write_arrow])
+def test_outputs_get_the_permissions_of_a_plain_open(tmp_path: Path, writer: Any) -> None:
+    table = chat_table()
+    old = os.umask(0o027)
+    try:
+        fresh = tmp_path / "fresh"
+        writer(table, fresh)
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o640  # 0o666 less the umask
+        kept = tmp_path / "kept"
+        kept.write_text("old")
+        kept.chmod(0o604)
+        writer(table, kept)
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o604  # a replaced file keeps its mode
+    finally:
+        os.umask(old)

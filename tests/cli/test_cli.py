@@ -655,3 +655,70 @@ def test_a_source_that_changes_between_passes_is_refused(tmp_path: Path, monkeyp
     out = tmp_path / "out.jsonl"
     assert main(["convert", str(src), "-o", str(out), "--dedup", "-q"]) == 3
     assert not out.exists()
+
+
+@needs_core
+def test_a_default_quarantine_file_is_never_read_back_as_data(cli: Runner, tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "a.jsonl").write_text(
+        json.dumps({"messages": _pair(1)}) + "\n{broken\n", encoding="utf-8"
+    )
+    first = cli("inspect", data, "--policy", "quarantine", "--json")
+    assert first.rc == 0, first.err
+    assert (data / "a.jsonl.quarantine.jsonl").exists()
+    again = cli("inspect", data, "--policy", "quarantine", "--json")
+    assert again.rc == 0, again.err
+    assert again.json["files"] == [str(data / "a.jsonl")]
+    assert again.json["lines_read"] == 2
+    assert "Not reading" in again.err
+    assert "a quarantine file" in again.err
+    glob = cli("validate", str(data / "*.jsonl"), "--max-bad-ratio", "0.5", "--json")
+    assert glob.rc == 0, glob.err
+    assert glob.json["report"]["files"] == [str(data / "a.jsonl")]
+    # Writing the side file over a source is refused before anything is read.
+    clash = cli("inspect", data / "a.jsonl", "--quarantine", data / "a.jsonl")
+    assert clash.rc == 2
+    assert "is also a source" in clash.err
+    assert (data / "a.jsonl").read_text(encoding="utf-8").count("\n") == 2
+
+
+@needs_core
+def test_standard_output_carries_only_data_even_on_failure(cli: Runner) -> None:
+    failed = cli("convert", SAMPLE, "-o", "-", "--where", 'x == "y"')
+    assert failed.rc == 1
+    assert failed.out == ""
+    assert "Ingest" in failed.err or "no rows left" in failed.err
+
+
+def test_out_of_range_numbers_are_usage_errors(cli: Runner) -> None:
+    for flag, value in (("--threads", "99999999999999999999"), ("--max-line-bytes", "9" * 20)):
+        result = cli("inspect", SAMPLE, flag, value, "--json")
+        assert result.rc == 2, (flag, result.err)
+        assert "must be at most" in result.json["error"]["message"]
+        assert "Traceback" not in result.err
+    usage = cli("inspect", SAMPLE, "--threads", "0", "--json")
+    assert usage.rc == 2
+    assert usage.json["error"]["code"] == "usage_error"
+
+
+@needs_core
+def test_an_openai_rows_id_is_the_id_column(cli: Runner, tmp_path: Path) -> None:
+    src = tmp_path / "ids.jsonl"
+    rows = [{"id": f"x{i}", "messages": _pair(i), "tag": i} for i in range(3)]
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    out = tmp_path / "x1.jsonl"
+    result = cli("convert", src, "-o", out, "--where", 'id == "x1"', "--json")
+    assert result.rc == 0, result.err
+    assert result.json["rows_written"] == 1
+    assert json.loads(out.read_text())["messages"][1]["content"] == "a1"
+
+
+@needs_core
+def test_a_parquet_file_given_as_input_is_named_as_such(cli: Runner, tmp_path: Path) -> None:
+    parquet = tmp_path / "train.parquet"
+    assert cli("convert", SAMPLE, "-o", parquet, "-q").rc == 0
+    result = cli("inspect", parquet)
+    assert result.rc == 3
+    assert "is a Parquet file, not JSONL" in result.err
+    assert "Traceback" not in result.err

@@ -1,8 +1,8 @@
 """Built-in format ``alpaca``: ``instruction``, ``input``?, ``output``, ``system``?, ``history``?.
 
 ``input`` is joined to ``instruction`` (blank line between) as the user message; ``history``
-(``[[user, assistant], ...]`` earlier turns) comes before it; ``system`` first. Other fields are
-kept in ``metadata``.
+(``[[user, assistant], ...]`` earlier turns) comes before it; ``system`` first; ``id`` is the
+``id`` column. Other fields are kept in ``metadata``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ SPEC = FormatSpec(
             Message("user", ("instruction", "input")),
             Message("assistant", "output"),
         ),
+        id="id",
         metadata="rest",
     ),
 )

@@ -2,8 +2,8 @@
 
 Messages have ``system``/``developer``/``user``/``assistant``/``tool`` roles, ``content`` as a
 string or a list of text parts, and optional ``name``, ``tool_calls``, ``tool_call_id`` and
-``weight`` (0 or 1, assistant messages only). Top-level ``tools`` becomes the ``tools`` column;
-any other top-level field is kept in ``metadata``.
+``weight`` (0 or 1, assistant messages only). Top-level ``tools`` becomes the ``tools`` column
+and ``id`` the ``id`` column; any other top-level field is kept in ``metadata``.
 
 OpenAI's rules are checked as rows are mapped (by the core), so that what is written back is
 valid: ``tools`` must be a list of objects (``wrong_type``; JSON text of one is parsed, an empty
@@ -34,6 +34,7 @@ SPEC = FormatSpec(
         signature=("messages",),
         parts=(ListOfTurns("messages"),),
         tools="tools",
+        id="id",
         metadata="rest",
     ),
 )

@@ -1,7 +1,7 @@
 """Built-in format ``prompt-completion``: ``{"prompt": ..., "completion": ...}``.
 
-The prompt becomes a user message and the completion the (trained) assistant message; other
-fields are kept in ``metadata``.
+The prompt becomes a user message and the completion the (trained) assistant message; ``id``
+is the ``id`` column; other fields are kept in ``metadata``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ SPEC = FormatSpec(
     mapping=Mapping(
         signature=("prompt", "completion"),
         parts=(Message("user", "prompt"), Message("assistant", "completion")),
+        id="id",
         metadata="rest",
     ),
 )

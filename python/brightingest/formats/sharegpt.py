@@ -2,8 +2,8 @@
 
 Speaker names go through :data:`~brightingest.formats._common.SHAREGPT_ROLES`
 (``human``/``user``, ``gpt``/``assistant``/``chatgpt``/``bing``, ``observation``/``tool``,
-``function_call``...). A top-level ``system`` becomes the first message; other fields are kept
-in ``metadata``.
+``function_call``...). A top-level ``system`` becomes the first message, ``id`` the ``id`` column;
+other fields are kept in ``metadata``.
 
 ShareGPT's tool calling (LLaMA-Factory style: a ``function_call`` turn whose value is
 ``{"name": ..., "arguments": ...}``, then an ``observation`` turn with the result) has no call
@@ -118,6 +118,7 @@ SPEC = FormatSpec(
             ),
         ),
         tools="tools",
+        id="id",
         metadata="rest",
     ),
     transform=link_tool_calls,
