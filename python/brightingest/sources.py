@@ -753,6 +753,7 @@ class _Resolver:
             files = [e for e in files if not _is_side_file(str(e))]
             if not files:
                 raise _empty_directory(path, display)
+            _note_subdirectories(path)
             for entry in files:
                 joined = str(Path(item) / entry.name)
                 self.add(self.local_key(joined), joined, joined)
@@ -766,6 +767,24 @@ class _Resolver:
                 self.add(self.local_key(match), match, match)
         else:
             raise _not_found(display)
+
+
+def _note_subdirectories(path: Path) -> None:
+    """A directory is read one level deep; say so when data files lie deeper."""
+    deeper = sorted(
+        sub.name
+        for sub in path.iterdir()
+        if sub.is_dir()
+        and not sub.name.startswith(".")
+        and any(e.is_file() and _is_data_file(e.name) for e in sub.iterdir())
+    )
+    if deeper:
+        logger.info(
+            "Not reading the subdirectories of %s (data files in %s): pass %s to include them",
+            path,
+            ", ".join(deeper[:3]) + (", ..." if len(deeper) > 3 else ""),
+            path / "**" / "*.jsonl",
+        )
 
 
 #: The suffix of the side files that ``policy="quarantine"`` writes by default.

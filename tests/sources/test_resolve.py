@@ -27,7 +27,8 @@ def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return data
 
 
-def test_directory_lists_data_files_sorted(tree: Path) -> None:
+def test_directory_lists_data_files_sorted(tree: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="brightingest")
     with resolve("data") as src:
         expected = [
             str(Path("data") / n) for n in ("a.jsonl.gz", "b.jsonl", "c.ndjson.zst", "d.json")
@@ -35,6 +36,18 @@ def test_directory_lists_data_files_sorted(tree: Path) -> None:
         assert src.paths == expected
         assert src.names == expected
         assert src.fetched == []
+    # One level deep, and said so: sub/e.jsonl is not read.
+    assert "Not reading the subdirectories of data (data files in sub)" in caplog.text
+
+
+def test_quarantine_files_are_left_out_of_directories_and_globs(tree: Path) -> None:
+    (tree / "b.jsonl.quarantine.jsonl").write_bytes(b'{"file": "b.jsonl", "line": 3}\n')
+    with resolve("data") as src:
+        assert str(Path("data") / "b.jsonl.quarantine.jsonl") not in src.paths
+    with resolve("data/*.jsonl") as src:
+        assert src.paths == [str(Path("data") / "b.jsonl")]
+    with resolve("data/b.jsonl.quarantine.jsonl") as src:  # named on its own: read
+        assert src.paths == ["data/b.jsonl.quarantine.jsonl"]
 
 
 def test_directory_without_data_files(tree: Path) -> None:
