@@ -217,14 +217,14 @@ class _Ingest:
         self,
         sources: Sources,
         *,
-        format: str,
-        policy: Policy,
-        quarantine: str | os.PathLike[str] | None,
-        threads: int | None,
-        max_line_bytes: int,
-        progress: bool | None,
-        pm: pluggy.PluginManager | None,
-        sample_rows: int,
+        format: str = "auto",
+        policy: Policy = "skip",
+        quarantine: str | os.PathLike[str] | None = None,
+        threads: int | None = None,
+        max_line_bytes: int = 1 << 30,
+        progress: bool | None = None,
+        pm: pluggy.PluginManager | None = None,
+        sample_rows: int = 200,
         whole_table: bool = False,
         keep_sources: bool = False,
         chunk_bytes: int | None = None,
@@ -909,20 +909,7 @@ def _stream_twice(sources: Sources, *, chunk_bytes: int | None = None, **kwargs:
     """:func:`stream`, keeping downloads and the standard-input spool until the stream is
     closed, so that :meth:`ChatStream._replay` can read the same data a second time (the CLI's
     exact duplicate detection does, in bounded memory)."""
-    defaults: dict[str, Any] = {
-        "format": "auto",
-        "policy": "skip",
-        "quarantine": None,
-        "threads": None,
-        "max_line_bytes": 1 << 30,
-        "progress": None,
-        "pm": None,
-        "sample_rows": 200,
-    }
-    unknown = set(kwargs) - set(defaults)
-    if unknown:
-        raise TypeError(f"unexpected arguments: {', '.join(sorted(unknown))}")
-    ingest = _Ingest(sources, **{**defaults, **kwargs}, keep_sources=True, chunk_bytes=chunk_bytes)
+    ingest = _Ingest(sources, **kwargs, keep_sources=True, chunk_bytes=chunk_bytes)
     return ChatStream(ingest)
 
 

@@ -1072,12 +1072,7 @@ def _stream_statistics(
         fmt = chat.format
     selection: dict[str, Any] = {}
     if filtered is not None:
-        out.info(f"--where kept {filtered.kept:,} of {filtered.seen:,} rows")
-        selection = {
-            "where": args.where,
-            "rows_matched": filtered.kept,
-            "rows_filtered_out": filtered.seen - filtered.kept,
-        }
+        selection = filtered.selection(out)
     token_doc = None
     if tokens is not None:
         token_doc = tokens.result()
@@ -1295,6 +1290,15 @@ class _Filtered:
                 hint="check the field names with `brightingest inspect` (Metadata fields).",
             )
 
+    def selection(self, out: Output) -> dict[str, Any]:
+        """Log what --where kept; the ``selection`` part of the ``--json`` document."""
+        out.info(f"--where kept {self.kept:,} of {self.seen:,} rows")
+        return {
+            "where": self.text,
+            "rows_matched": self.kept,
+            "rows_filtered_out": self.seen - self.kept,
+        }
+
 
 class _Deduplicated:
     """The second pass of ``convert --dedup``: the batches (after --where) without the later
@@ -1346,12 +1350,7 @@ def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str
     out.info(line)
     selection: dict[str, Any] = {}
     if filtered is not None:
-        out.info(f"--where kept {filtered.kept:,} of {filtered.seen:,} rows")
-        selection = {
-            "where": args.where,
-            "rows_matched": filtered.kept,
-            "rows_filtered_out": filtered.seen - filtered.kept,
-        }
+        selection = filtered.selection(out)
     if deduplicated is not None:
         dropped = deduplicated.dropped
         out.info(
