@@ -197,18 +197,11 @@ pub fn write_batch(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<usize, Open
 mod tests {
     use super::*;
     use arrow_array::builder::{Int8Builder, ListBuilder, StringBuilder, StructBuilder};
-    use arrow_schema::{DataType, Field, Fields};
+    use arrow_schema::Fields;
     use std::sync::Arc;
 
     fn fields() -> Fields {
-        Fields::from(vec![
-            Field::new("role", DataType::Utf8, false),
-            Field::new("content", DataType::Utf8, false),
-            Field::new("weight", DataType::Int8, true),
-            Field::new("name", DataType::Utf8, true),
-            Field::new("tool_calls", DataType::Utf8, true),
-            Field::new("tool_call_id", DataType::Utf8, true),
-        ])
+        crate::table::message_fields()
     }
 
     type Msg<'a> = (
