@@ -53,6 +53,8 @@ class Reader:
 
     @property
     def finished(self) -> bool: ...
+    def close(self) -> None:
+        """Stop reading; the quarantine file gets every bad line counted so far (idempotent)."""
 
 def _buffer_addresses(batch: object) -> list[int]:
     """Addresses of every buffer of a batch (``__arrow_c_array__``) as Rust sees it after import;

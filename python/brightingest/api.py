@@ -836,7 +836,8 @@ class ChatStream:
         return reader.__arrow_c_stream__(requested_schema)
 
     def close(self) -> None:
-        """Stop reading and remove temporary downloads."""
+        """Stop reading, write out the quarantine file, and remove temporary downloads."""
+        self._ingest.reader.close()  # its buffered quarantine lines first, then the slow path's
         self._batches.close()
         self._ingest.resolved.close()
 

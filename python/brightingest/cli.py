@@ -1402,8 +1402,13 @@ def cmd_convert(args: argparse.Namespace, out: Output) -> int:
 def cmd_fetch(args: argparse.Namespace, out: Output) -> int:
     """``fetch``: one checked download."""
     from brightingest._progress import progress_enabled
-    from brightingest.sources import fetch
+    from brightingest.sources import fetch, is_url
 
+    if not is_url(args.url):
+        raise _usage_error(
+            f"{args.url!r} is not a URL.",
+            "fetch takes an http(s):// or fsspec URL (s3://, gs:// ...); local files need none.",
+        )
     if args.timeout <= 0 or args.backoff < 0:
         raise _usage_error("--timeout must be greater than 0 and --backoff at least 0.")
     result = fetch(

@@ -83,6 +83,8 @@ class ChatDataset:
         """
         from brightingest.where import filter_mask
 
+        if not isinstance(expr, str):
+            raise TypeError(f"expr must be a str, not {type(expr).__name__}")
         return ChatDataset(
             self.table.filter(filter_mask(self.table, expr)), self.report, self.format
         )
@@ -118,6 +120,8 @@ class ChatDataset:
         """
         from brightingest.where import extract_fields
 
+        if not paths:
+            raise ValueError("with_fields() needs at least one field path")
         keys: list[tuple[str, ...]] = []
         names: list[str] = []
         for path in paths:
@@ -155,10 +159,20 @@ class ChatDataset:
 
         kinds = Counter(kind(v) for v in values if v is not None)
         usual = kinds.most_common(1)[0][0]
-        row = next(i for i, v in enumerate(values) if v is not None and kind(v) != usual)
+        row = next((i for i, v in enumerate(values) if v is not None and kind(v) != usual), None)
+        if row is None:  # one kind, but no Arrow type for it: an integer beyond 64 bits
+            row = next(
+                (i for i, v in enumerate(values) if isinstance(v, int) and abs(v) >= 1 << 63), 0
+            )
+            message = f"{values[row]!r} does not fit a 64-bit column."
+        else:
+            others = kinds[usual]
+            message = (
+                f"a {kind(values[row])} here, but a {usual} in {others:,} other "
+                f"{'row' if others == 1 else 'rows'}: one typed column cannot hold both."
+            )
         return InputError(
-            f"a {kind(values[row])} here, but a {usual} in {kinds[usual]:,} other rows: "
-            "one typed column cannot hold both.",
+            message,
             code="wrong_type",
             path=str(self.table.column("source_file")[row].as_py()),
             line=int(self.table.column("source_line")[row].as_py()),

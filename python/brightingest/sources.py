@@ -715,9 +715,9 @@ class _Resolver:
         self.add(key, os.fspath(result.path), result.url)
 
     def remote(self, url: str) -> None:
-        fs, path = _fs_for(url)
         where = redact_url(url)
         try:
+            fs, path = _fs_for(url)
             if _GLOB_CHARS.search(path):
                 matches = sorted(p for p in fs.glob(path) if fs.isfile(p))
                 if not matches:
@@ -735,9 +735,21 @@ class _Resolver:
         except Exception as exc:  # backends raise anything
             raise _remote_error(exc, where) from exc
         for one in urls:
-            self.download(one)
+            try:
+                self.download(one)
+            except SourceError:
+                raise
+            except Exception as exc:  # the backend again, while copying (ftp://, zip://, ...)
+                raise _remote_error(exc, redact_url(one)) from exc
 
     def local(self, item: str, *, display: str) -> None:
+        if not item.strip():  # Path("") is the current directory: never read it by accident
+            raise SourceError(
+                "an empty source name.",
+                code="source_not_found",
+                path=repr(item),
+                hint="pass a file, directory, glob or URL (an unset variable expands to nothing).",
+            )
         path = Path(item)
         if path.is_file():
             self.add(self.local_key(item), item, display)

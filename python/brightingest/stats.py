@@ -29,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from brightingest.where import metadata_rows, metadata_table
+from brightingest.where import COLUMN_NAMES, metadata_rows, metadata_table
 
 __all__ = [
     "ConversationStats",
@@ -368,6 +368,13 @@ def _common_type(types: set[pa.DataType]) -> pa.DataType | None:
     return common
 
 
+def _shown(path: str) -> str:
+    """A metadata path as ``--where`` and ``with_fields`` take it: a key named like a table
+    column (``id``, ``format`` ...) or ``metadata`` itself needs the explicit ``metadata.``."""
+    first = path.split(".", 1)[0]
+    return f"metadata.{path}" if first in COLUMN_NAMES or first == "metadata" else path
+
+
 class MetadataSummary:
     """:func:`metadata_summary` fed batch by batch (a stream, or a table's batches).
 
@@ -451,17 +458,17 @@ class MetadataSummary:
             if isinstance(values, pa.Array):
                 # One array in place of the batches' pieces: one path's copy at a time.
                 self._paths[path] = [(0, values)]
-                fields.append(_summarize_array(path, values, n, self.top))
+                fields.append(_summarize_array(_shown(path), values, n, self.top))
                 continue
             try:
                 arr = pa.array(values)
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-                fields.append(_summarize_mixed(path, values, n, self.top))
+                fields.append(_summarize_mixed(_shown(path), values, n, self.top))
                 continue
             if pa.types.is_struct(arr.type):  # e.g. {} in some rows, objects in others
-                fields.append(_summarize_mixed(path, values, n, self.top))
+                fields.append(_summarize_mixed(_shown(path), values, n, self.top))
             else:
-                fields.append(_summarize_array(path, arr, n, self.top))
+                fields.append(_summarize_array(_shown(path), arr, n, self.top))
         return {
             "rows_with_metadata": self.rows_with_metadata,
             "fields": fields,

@@ -531,16 +531,58 @@ def metadata_table(table: pa.Table) -> pa.Table | None:
     filled = pc.fill_null(meta, "{}").cast(pa.large_string())
     one_list = pa.LargeListArray.from_arrays(pa.array([0, len(filled)], pa.int64()), filled)
     data = pc.binary_join(one_list, pa.scalar("\n", pa.large_string()))[0].as_buffer()
+    read_options = pa_json.ReadOptions(block_size=max(1 << 20, min(data.size + 1, 1 << 30)))
     try:
-        parsed = pa_json.read_json(
-            pa.BufferReader(data),
-            read_options=pa_json.ReadOptions(block_size=max(1 << 20, min(data.size + 1, 1 << 30))),
-        )
+        parsed = pa_json.read_json(pa.BufferReader(data), read_options=read_options)
+        if _has_temporal(parsed.schema):
+            # Arrow infers timestamps from date-like strings; JSON has strings, and --where
+            # compares them as strings: read those fields again, as strings.
+            parsed = pa_json.read_json(
+                pa.BufferReader(data),
+                read_options=read_options,
+                parse_options=pa_json.ParseOptions(explicit_schema=_as_strings(parsed.schema)),
+            )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     if parsed.num_rows != table.num_rows:
         return None
     return parsed
+
+
+def _temporal(t: pa.DataType) -> bool:
+    return bool(pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_time(t))
+
+
+def _has_temporal(schema: pa.Schema) -> bool:
+    def walk(t: pa.DataType) -> bool:
+        if _temporal(t):
+            return True
+        if pa.types.is_struct(t):
+            return any(walk(t.field(i).type) for i in range(t.num_fields))
+        if pa.types.is_list(t) or pa.types.is_large_list(t):
+            return walk(t.value_type)
+        return False
+
+    return any(walk(f.type) for f in schema)
+
+
+def _as_strings(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with every timestamp, date or time type (nested ones too) made a string."""
+
+    def fix(t: pa.DataType) -> pa.DataType:
+        if _temporal(t):
+            return pa.string()
+        if pa.types.is_struct(t):
+            return pa.struct(
+                [t.field(i).with_type(fix(t.field(i).type)) for i in range(t.num_fields)]
+            )
+        if pa.types.is_list(t):
+            return pa.list_(t.value_field.with_type(fix(t.value_type)))
+        if pa.types.is_large_list(t):
+            return pa.large_list(t.value_field.with_type(fix(t.value_type)))
+        return t
+
+    return pa.schema([f.with_type(fix(f.type)) for f in schema])
 
 
 def metadata_rows(table: pa.Table) -> list[dict[str, Any]]:

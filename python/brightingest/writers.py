@@ -45,6 +45,7 @@ __all__ = [
     "OPENAI_ROLES",
     "atomic_output",
     "openai_problems",
+    "output_mode",
     "openai_message",
     "openai_record",
     "write",
@@ -77,9 +78,9 @@ def atomic_output(path: StrPath, mode: Literal["w", "wb"] = "wb") -> Iterator[IO
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     try:
         if hasattr(os, "fchmod"):
-            os.fchmod(fd, _permissions(dest))
+            os.fchmod(fd, output_mode(dest))
         else:  # Windows: only the read-only bit means anything
-            Path(tmp).chmod(_permissions(dest))
+            Path(tmp).chmod(output_mode(dest))
         if mode == "w":
             # open() on a descriptor: Path has no equivalent.
             handle: IO[Any] = open(fd, "w", encoding="utf-8", newline="\n")  # noqa: PTH123
@@ -95,8 +96,9 @@ def atomic_output(path: StrPath, mode: Literal["w", "wb"] = "wb") -> Iterator[IO
         raise
 
 
-def _permissions(dest: Path) -> int:
-    """The mode ``dest`` keeps if it exists, else ``0o666`` less the process's umask."""
+def output_mode(dest: Path) -> int:
+    """The mode an output file should get: the one ``dest`` has if it exists, else ``0o666``
+    less the process's umask (what a plain ``open()`` gives; ``mkstemp`` gives ``0o600``)."""
     try:
         return stat.S_IMODE(dest.stat().st_mode)
     except OSError:

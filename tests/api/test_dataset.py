@@ -111,3 +111,20 @@ def test_where_and_dedup_return_new_datasets() -> None:
     assert len(ds) == 4
     with pytest.raises(ValueError, match="score >="):
         ds.where("score >=")
+
+
+def test_with_fields_names_an_integer_beyond_64_bits() -> None:
+    from brightingest.errors import InputError
+
+    # "x" mixes types, so the metadata is read row by row (Arrow's JSON reader would have
+    # made the big integer a float, silently).
+    ds = _meta_dataset([{"n": 1, "x": 1}, {"n": 1180591620717411303425, "x": "one"}])
+    with pytest.raises(InputError) as info:
+        ds.with_fields("n")
+    assert info.value.code == "wrong_type"
+    assert info.value.line == 3
+    assert "1180591620717411303425 does not fit a 64-bit column" in str(info.value)
+    with pytest.raises(TypeError, match="expr must be a str"):
+        ds.where(None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one field"):
+        ds.with_fields()

@@ -702,3 +702,17 @@ def test_slow_path_applies_the_cores_rules_on_weights_and_tool_calls(write_jsonl
         3: "invalid_weight",
         4: "wrong_type",
     }
+
+
+def test_closing_a_stream_writes_out_its_quarantine_file(write_jsonl, tmp_path) -> None:
+    good = {
+        "messages": [{"role": "user", "content": "q" * 300}, {"role": "assistant", "content": "a"}]
+    }
+    rows: list[Any] = [good if i % 1000 else "{bad" for i in range(12_000)]
+    side = tmp_path / "q.jsonl"
+    s = bi.stream(write_jsonl(rows), policy="quarantine", quarantine=side, threads=2)
+    next(s)
+    s.close()  # stopped early: every bad line counted so far is in the file, now
+    counted = s.report.skipped.get("invalid_json", 0)
+    assert counted > 0
+    assert len(records(side)) == counted

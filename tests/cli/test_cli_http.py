@@ -238,3 +238,10 @@ def test_duplicate_detection_reads_the_download_twice_but_downloads_once(
     assert http_server.hits("/dup.jsonl") == 2  # one download per command, not per pass
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]  # no download left
     assert_no_secret(result)
+
+
+def test_fetch_of_something_that_is_not_a_url_is_a_usage_error(cli: Runner, tmp_path: Path) -> None:
+    result = cli("fetch", "not-a-url", "-o", tmp_path / "x", "--json")
+    assert result.rc == 2
+    assert result.json["error"]["code"] == "usage_error"
+    assert "is not a URL" in result.json["error"]["message"]

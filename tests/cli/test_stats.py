@@ -328,3 +328,15 @@ def test_conversation_stats_do_not_depend_on_chunks() -> None:
     assert table.column("messages").num_chunks > 1
     combined = table.combine_chunks()
     assert conversation_stats(table, longest=4) == conversation_stats(combined, longest=4)
+
+
+def test_metadata_paths_are_shown_as_where_takes_them() -> None:
+    from brightingest.where import filter_mask
+
+    # A key named like a table column, or "metadata" itself, needs the explicit prefix.
+    rows = [conv("a", "b", metadata={"format": "v2", "metadata": {"x": 1}, "tag": "t"})]
+    table = chat_table(rows)
+    paths = [f["path"] for f in metadata_summary(table)["fields"]]
+    assert paths == ["metadata.format", "metadata.metadata.x", "tag"]
+    for path, value in zip(paths, ('"v2"', "1", '"t"'), strict=True):
+        assert filter_mask(table, f"{path} == {value}").to_pylist() == [True], path

@@ -219,3 +219,15 @@ def test_all_pairs_of_operators_and_literal_kinds_agree() -> None:
             continue
         text = f"{path} {op} {lit}"
         assert filter_mask(table, text).to_pylist() == _reference(table, text), text
+
+
+def test_date_like_strings_stay_strings() -> None:
+    # Arrow's JSON reader infers timestamps from them; JSON has strings, compared as strings.
+    rows = [
+        conv("a", "b", metadata={"d": "2024-01-02", "e": {"t": "2024-03-01T10:00:00"}}),
+        conv("a", "b", metadata={"d": "2024-02-01", "e": {"t": "2023-12-31T23:59:59"}}),
+    ]
+    table = chat_table(rows)
+    for text in ('d == "2024-01-02"', 'd >= "2024-02"', 'e.t < "2024"', 'd != "x"'):
+        assert filter_mask(table, text).to_pylist() == _reference(table, text), text
+    assert filter_mask(table, 'd == "2024-01-02"').to_pylist() == [True, False]

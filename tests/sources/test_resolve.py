@@ -223,3 +223,18 @@ def test_file_url_is_percent_decoded_once(tmp_path: Path) -> None:
         assert [Path(p) for p in src.paths] == [literal]
     with resolve(f"file://{tmp_path}/a%20b.jsonl") as src:
         assert [Path(p) for p in src.paths] == [tmp_path / "a b.jsonl"]
+
+
+@pytest.mark.parametrize("item", ["", "  "])
+def test_an_empty_source_is_refused_not_the_current_directory(tree: Path, item: str) -> None:
+    with pytest.raises(SourceError, match="an empty source name"):
+        resolve(item)
+
+
+def test_backend_errors_become_source_errors(tree: Path) -> None:
+    pytest.importorskip("fsspec")
+    # zip:// without a zip file: fsspec's own error, in brightingest's words.
+    with pytest.raises(SourceError) as info:
+        resolve("zip://x.jsonl")
+    assert info.value.code in ("source_error", "source_not_found")
+    assert "zip://x.jsonl" in str(info.value)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -51,7 +53,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> tuple[
     data = _Dataset(
         chat_table(synthetic_chats(48), metadata=[{"conversation_id": i // 2} for i in range(48)])
     )
-    result = train(data, cfg, out / "adapter", progress=seen.append)
+    old = os.umask(0o022)  # the outputs' modes are checked against it
+    try:
+        result = train(data, cfg, out / "adapter", progress=seen.append)
+    finally:
+        os.umask(old)
     return result, seen
 
 
@@ -71,6 +77,10 @@ def test_loss_falls(trained: tuple[TrainResult, list]) -> None:
 def test_summary_and_outputs(trained: tuple[TrainResult, list]) -> None:
     result, _ = trained
     out = result.output_dir
+    # Readable by the services that load them, as a plain open() under umask 022 would make
+    # them (safetensors and mkstemp write 0o600).
+    for name in ("adapter_model.safetensors", "training_summary.json", "adapter_config.json"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
     for name in (
         "adapter_config.json",
         "adapter_model.safetensors",

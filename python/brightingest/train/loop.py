@@ -23,6 +23,7 @@ import random
 import resource
 import shutil
 import signal
+import stat
 import threading
 import time
 import warnings
@@ -605,6 +606,7 @@ def train(
         )
     peft_model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
+    _plain_modes(out)
     plot_loss(out, state["losses"], state["evals"])
     write_summary(out, summary)
     return TrainResult(output_dir=out, adapter_dir=out, summary=summary)
@@ -738,3 +740,14 @@ def _build_model(
             hint="list module names that exist in the model, or leave target_modules out.",
         ) from exc
     return model, peft_model, backend, targets
+
+
+def _plain_modes(out: Path) -> None:
+    """Give the files libraries wrote ``0o600`` (safetensors does) the mode a plain ``open()``
+    would: the adapter is for the services that load it, not for this user alone."""
+    from brightingest.writers import output_mode
+
+    plain = output_mode(out / ".none")  # 0o666 less the umask
+    for path in out.iterdir():
+        if path.is_file() and stat.S_IMODE(path.stat().st_mode) == 0o600 and plain != 0o600:
+            path.chmod(plain)

@@ -13,8 +13,12 @@ __all__ = ["plot_loss", "write_json_atomic", "write_summary"]
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to a temporary file in the same directory, then rename it into place."""
+    from brightingest.writers import output_mode
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, output_mode(path))  # not mkstemp's 0o600
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=2, sort_keys=False, default=str)
             fh.write("\n")

@@ -223,6 +223,19 @@ impl PyReader {
         report_to_dict(py, &r)
     }
 
+    /// Stop reading: the worker threads end and the quarantine file gets every bad line
+    /// counted so far (it is written through a buffer). The report stays; later batches are
+    /// `None`. Idempotent.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let reader = self
+            .inner
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("reader lock poisoned"))?
+            .take();
+        py.detach(|| drop(reader));
+        Ok(())
+    }
+
     /// Whether every line has been read (or the reader was handed over as a stream).
     #[getter]
     fn finished(&self) -> PyResult<bool> {
