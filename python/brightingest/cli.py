@@ -1499,6 +1499,9 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
             code="missing_extra",
         ) from None
     _parse_where(args)
+    check_config = getattr(trainer, "config_from_args", None)
+    if callable(check_config):
+        check_config(args)  # a bad setting is found before the data is downloaded and read
     ds = _ingest(args, out)
     if len(ds) == 0:
         raise NoRowsError(

@@ -722,3 +722,12 @@ def test_a_parquet_file_given_as_input_is_named_as_such(cli: Runner, tmp_path: P
     assert result.rc == 3
     assert "is a Parquet file, not JSONL" in result.err
     assert "Traceback" not in result.err
+
+
+def test_train_checks_its_settings_before_reading_any_data(cli: Runner, tmp_path: Path) -> None:
+    pytest.importorskip("peft")
+    # The source does not exist: a bad setting must be reported first (exit 2, not 3).
+    result = cli("train", tmp_path / "missing.jsonl", "--model", "./no-such-model", "-o", tmp_path)
+    assert result.rc == 2, result.err
+    assert "model: names a directory that does not exist" in result.err
+    assert "Loaded" not in result.err

@@ -103,3 +103,15 @@ def test_cli_flags_override_the_file(tmp_path: Path) -> None:
     args = parser.parse_args(["--model", "m", "-o", "out", "--resume", "--max-steps", "7"])
     cfg = train_cli.config_from_args(args)
     assert (cfg.resume, cfg.max_steps, cfg.packing) == (True, 7, True)
+
+
+def test_a_model_named_as_a_missing_path_is_refused_at_once(tmp_path: Path) -> None:
+    with pytest.raises(TrainerError) as info:
+        TrainConfig(model=str(tmp_path / "nomodel"))
+    assert info.value.code == "bad_config"
+    assert info.value.field == "model"
+    assert "names a directory that does not exist" in str(info.value)
+    with pytest.raises(TrainerError):
+        TrainConfig(model="./surely-not-here")
+    assert TrainConfig(model=str(tmp_path)).model == str(tmp_path)  # a directory: fine
+    assert TrainConfig(model="org/name").model == "org/name"  # a hub id: not checked here

@@ -240,6 +240,11 @@ class TrainConfig:
             _check_type(f.name, getattr(self, f.name), hints[f.name])
         checks: list[tuple[str, bool, str]] = [
             ("model", bool(self.model.strip()), "must not be empty"),
+            (
+                "model",
+                not _looks_like_a_path(self.model) or Path(self.model).expanduser().is_dir(),
+                "names a directory that does not exist",
+            ),
             ("max_steps", self.max_steps is None or self.max_steps >= 1, "must be at least 1"),
             ("epochs", self.epochs >= 1, "must be at least 1"),
             ("max_length", self.max_length >= 8, "must be at least 8"),
@@ -391,3 +396,8 @@ def _parse_yaml(text: str, path: Path) -> Any:
             path=str(path),
             hint="fix the YAML syntax.",
         ) from exc
+
+
+def _looks_like_a_path(model: str) -> bool:
+    """A model named as a path (``./m``, ``../m``, ``/m``, ``~/m``), not a hub id (``org/m``)."""
+    return model.startswith(("/", "./", "../", "~", ".\\", "..\\")) or model in (".", "..")
