@@ -393,6 +393,7 @@ def test_zero_rows_exit_1_with_the_report(cli: Runner, tmp_path: Path) -> None:
 def test_train_refuses_zero_rows(cli: Runner, tmp_path: Path) -> None:
     data = tmp_path / "empty.jsonl"
     data.write_text('{"_meta": {"format": "brightrun-lora-v4"}}\n')
+    (tmp_path / "model").mkdir()  # exists (settings are checked first); never loaded
     result = cli("train", data, "--model", tmp_path / "model", "-o", tmp_path / "out", "--json")
     assert result.rc == 1
     assert result.json["ok"] is False
