@@ -789,6 +789,8 @@ class ChatStream:
 
     Raises (while iterating):
         NoRowsError: At the end, when no row was kept.
+        BrightIngestError: Code ``stream_consumed``: iterating again a stream read to its end
+            or closed (it would otherwise quietly give no rows).
         JsonlDecodeError, MappingError, FormatDetectionError: Under ``policy="strict"``, for
             the first bad line.
         SourceError: A file cannot be read.
@@ -801,6 +803,7 @@ class ChatStream:
     def __init__(self, ingest: _Ingest) -> None:
         self._ingest = ingest
         self._batches = ingest.batches()
+        self._spent: str | None = None  # "read to its end" or "closed"
 
     @property
     def schema(self) -> pa.Schema:
@@ -823,10 +826,22 @@ class ChatStream:
         return self._ingest.detection
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
+        if self._spent is not None:
+            # A second loop over a spent stream would quietly see no rows at all.
+            raise BrightIngestError(
+                f"this stream was {self._spent} already: it has no batches left.",
+                code="stream_consumed",
+                hint="open a new one with brightingest.stream(...), or use brightingest.load() "
+                "to keep the whole table.",
+            )
         return self
 
     def __next__(self) -> pa.RecordBatch:
-        return next(self._batches)
+        try:
+            return next(self._batches)
+        except StopIteration:
+            self._spent = self._spent or "read to its end"
+            raise
 
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         """The remaining batches as an ``arrow_array_stream`` PyCapsule (consumes the stream)."""
@@ -840,6 +855,7 @@ class ChatStream:
         self._ingest.reader.close()  # its buffered quarantine lines first, then the slow path's
         self._batches.close()
         self._ingest.resolved.close()
+        self._spent = self._spent or "closed"
 
     def _replay(self) -> ChatStream:
         """A second stream of the same data (see :meth:`_Ingest.replay`); only for streams

@@ -30,7 +30,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -688,12 +688,7 @@ class _Resolver:
             )
         raw: Any = getattr(stream, "buffer", stream)
         target = self.temp_dir() / "stdin"
-        size = 0
-        with target.open("wb") as out:
-            while chunk := raw.read(_http.CHUNK_SIZE):
-                data = chunk.encode("utf-8") if isinstance(chunk, str) else chunk
-                out.write(data)
-                size += len(data)
+        size = _spool(raw, target)
         if size == 0:
             raise SourceError(
                 "standard input is empty (0 bytes).",
@@ -703,6 +698,26 @@ class _Resolver:
             )
         logger.debug("Read %s from standard input", _http.human_bytes(size))
         return os.fspath(target)
+
+    def pipe(self, item: str, display: str) -> None:
+        """A named pipe or device (``<(zcat a.gz)``, ``/dev/stdin``): read once, into a spool,
+        so that the format sample and the read see the same bytes."""
+        key = self.local_key(item)
+        if key in self._seen:
+            return
+        target = self.temp_dir() / f"pipe-{len(self.out.paths):04d}"
+        try:
+            with Path(item).open("rb") as raw:
+                size = _spool(raw, target)
+        except OSError as exc:
+            raise SourceError(
+                f"cannot read it ({exc.strerror or exc}).",
+                code="source_unreadable",
+                path=display,
+                hint="check that the pipe or device can be read.",
+            ) from exc
+        logger.debug("Read %d bytes from %s", size, display)
+        self.add(key, os.fspath(target), display)
 
     def download(self, url: str) -> None:
         key = "url:" + url
@@ -769,6 +784,8 @@ class _Resolver:
             for entry in files:
                 joined = str(Path(item) / entry.name)
                 self.add(self.local_key(joined), joined, joined)
+        elif path.exists():  # neither a file nor a directory: a pipe or a device
+            self.pipe(item, display)
         elif _GLOB_CHARS.search(item):
             # glob.glob, not Path.glob: the pattern may be absolute and may contain `**`.
             found = glob.glob(item, recursive=True)  # noqa: PTH207
@@ -797,6 +814,19 @@ def _note_subdirectories(path: Path) -> None:
             ", ".join(deeper[:3]) + (", ..." if len(deeper) > 3 else ""),
             path / "**" / "*.jsonl",
         )
+
+
+def _spool(raw: Any, target: Path) -> int:
+    """Copy a binary (or text) stream into ``target``; returns the bytes written."""
+    from brightingest import _http  # lazy: ssl and http.client cost ~25 ms to import
+
+    size = 0
+    with target.open("wb") as out:
+        while chunk := raw.read(_http.CHUNK_SIZE):
+            data = chunk.encode("utf-8") if isinstance(chunk, str) else chunk
+            out.write(data)
+            size += len(data)
+    return size
 
 
 #: The suffix of the side files that ``policy="quarantine"`` writes by default.
@@ -881,8 +911,16 @@ def resolve(
     items: list[str]
     if isinstance(sources, (str, os.PathLike)):
         items = [os.fspath(sources)]
+    elif isinstance(sources, (bytes, Mapping)) or not isinstance(sources, Iterable):
+        raise TypeError(
+            f"sources must be a path, a URL, '-' or a list of them, not {type(sources).__name__}"
+        )
     else:
-        items = [os.fspath(s) for s in sources]
+        items = []
+        for one in sources:
+            if not isinstance(one, (str, os.PathLike)):
+                raise TypeError(f"each source must be a str or a path, not {type(one).__name__}")
+            items.append(os.fspath(one))
     if not items:
         raise SourceError(
             "no sources given.", code="source_not_found", hint="pass a path, glob, URL or '-'."

@@ -716,3 +716,22 @@ def test_closing_a_stream_writes_out_its_quarantine_file(write_jsonl, tmp_path) 
     counted = s.report.skipped.get("invalid_json", 0)
     assert counted > 0
     assert len(records(side)) == counted
+
+
+def test_a_spent_stream_refuses_a_second_loop(write_jsonl) -> None:
+    path = write_jsonl(
+        [{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}]
+    )
+    s = bi.stream(path)
+    assert sum(b.num_rows for b in s) == 1
+    with pytest.raises(bi.BrightIngestError) as info:
+        list(s)  # would otherwise be a quiet empty list
+    assert info.value.code == "stream_consumed"
+    with bi.stream(path) as closed:
+        pass
+    with pytest.raises(bi.BrightIngestError, match="closed already"):
+        pa.table(closed)
+    partly = bi.stream(path)
+    for _ in partly:
+        break
+    assert list(partly) == []  # a loop left early goes on where it stopped

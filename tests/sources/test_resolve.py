@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -238,3 +240,25 @@ def test_backend_errors_become_source_errors(tree: Path) -> None:
         resolve("zip://x.jsonl")
     assert info.value.code in ("source_error", "source_not_found")
     assert "zip://x.jsonl" in str(info.value)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_a_named_pipe_is_read_once_into_a_spool(tmp_path: Path) -> None:
+    # `brightingest inspect <(zcat a.jsonl.gz)` passes /dev/fd/63: a pipe, readable once.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    data = b'{"x": 1}\n' * 1000
+    writer = threading.Thread(target=fifo.write_bytes, args=(data,))
+    writer.start()
+    with resolve(str(fifo)) as src:
+        assert src.names == [str(fifo)]
+        assert Path(src.paths[0]).read_bytes() == data  # a regular file, whole
+        spool = Path(src.paths[0])
+    writer.join(timeout=10)
+    assert not spool.exists()  # removed with the other temporary copies
+
+
+@pytest.mark.parametrize("bad", [b"data.jsonl", 5, {"a.jsonl": 1}, ["a.jsonl", 3]])
+def test_sources_of_the_wrong_type_are_type_errors(bad: object) -> None:
+    with pytest.raises(TypeError, match="must be"):
+        resolve(bad)  # type: ignore[arg-type]
