@@ -1512,7 +1512,8 @@ def cmd_train(args: argparse.Namespace, out: Output) -> int:
     if getattr(args, "where", None) is not None or getattr(args, "dedup", False):
         from brightingest.dataset import ChatDataset
 
-        table, _ = _filter(ds, args, out)
+        table, args.selection = _filter(ds, args, out)
+        args.selection["rows_trained_on"] = table.num_rows
         if table.num_rows == 0:
             raise NoRowsError(
                 f"no rows left after --where ({args.where!r}): refusing to train.",

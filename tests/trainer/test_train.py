@@ -240,10 +240,13 @@ def test_cli_trains(tmp_path: Path, model_dir: Path, capsys: Any) -> None:
         "2",
         "--no-packing",
     )
+    # What `brightingest train --dedup` hands over: the summary must say fewer rows were used.
+    args.selection = {"duplicates_dropped": 3, "rows_trained_on": 4}
     assert train_cli.run(args, _Dataset(chat_table(synthetic_chats(4)))) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["steps"] == 2  # the flag beat the file
     summary = json.loads((tmp_path / "o" / "training_summary.json").read_text())
+    assert summary["ingest_report"]["selection"] == args.selection
     assert summary["packing"] is False
     assert summary["attention_backend"] == "sdpa-padded"
 

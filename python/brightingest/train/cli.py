@@ -122,9 +122,12 @@ def run(args: argparse.Namespace, dataset: Any) -> int:
         print(line, file=sys.stderr, flush=True)
 
     try:
-        result = train(
-            dataset, config, args.output, report=_report_dict(dataset), progress=progress
-        )
+        report = _report_dict(dataset)
+        selection = getattr(args, "selection", None)
+        if report is not None and selection:
+            # --where / --dedup: the rows trained on are fewer than the rows read.
+            report = {**report, "selection": selection}
+        result = train(dataset, config, args.output, report=report, progress=progress)
     except TrainerError as exc:
         if exc.code in _DATA_CODES:
             print(str(exc), file=sys.stderr)
