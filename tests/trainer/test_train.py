@@ -207,6 +207,7 @@ def test_no_trainable_rows_is_refused(tmp_path: Path, model_dir: Path) -> None:
         "none exists).).\nHint: check the assistant turns and their weights; brightingest "
         "inspect shows the data."
     )
+    assert not (tmp_path / "out").exists()  # refused before anything was written
 
 
 def _cli_args(*argv: str) -> argparse.Namespace:

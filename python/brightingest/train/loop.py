@@ -325,9 +325,8 @@ def train(
         >>> result = train(brightingest.load("chats.jsonl"), cfg, "out/")  # doctest: +SKIP
     """
     started = time.perf_counter()
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt_root = out / "checkpoints"
+    out = Path(output_dir)  # made once the data and the model are known good: a run refused
+    ckpt_root = out / "checkpoints"  # before that leaves no empty directory behind
     ingest = _ingest_report(data, report)
     device = _device()
     dtype = _dtype(config.bf16, device)
@@ -366,6 +365,7 @@ def train(
 
     # 4. model
     model, peft_model, backend, targets = _build_model(config, device, dtype)
+    out.mkdir(parents=True, exist_ok=True)
     causal = peft_model.base_model.model
     fused = supports_fused_head(causal)
     compiled = _maybe_compile(causal, config, device)
