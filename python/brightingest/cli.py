@@ -1420,7 +1420,7 @@ def cmd_fetch(args: argparse.Namespace, out: Output) -> int:
         min_bytes=args.min_bytes,
         backoff=args.backoff,
     )
-    out.info(f"{result.summary()} to {result.path}")
+    out.info(f"Saved as {result.path}")  # the download itself was logged by fetch()
     out.document(
         {
             "ok": True,

@@ -52,6 +52,8 @@ def test_good_file(cli: Runner, http_server: LoopbackServer, tmp_path: Path) -> 
     assert doc["attempts"] == 1
     assert doc["url"] == http_server.url("/data.jsonl") + "?<redacted>"
     assert result.err.startswith(f"Downloaded {len(DATA) / 1000:.1f} kB in ")
+    assert result.err.count("Downloaded") == 1  # one line for one download
+    assert f"Saved as {dest}" in result.err
     assert_no_secret(result)
 
 
