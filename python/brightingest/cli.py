@@ -748,12 +748,16 @@ def _ingest(args: argparse.Namespace, out: Output) -> Any:
     started = time.monotonic()
     ds = load(args.sources, **kwargs)
     elapsed = time.monotonic() - started
-    report = ds.report
-    line = report.summary_line()
-    if report.bytes_read:
-        line += f" from {_human_bytes(report.bytes_read)} in {elapsed:.1f} s"
-    out.info(line)
+    out.info(_read_summary(ds.report, elapsed))
     return ds
+
+
+def _read_summary(report: Any, elapsed: float | None = None) -> str:
+    """ "Loaded N conversations (...) from 1.0 GB in 2.0 s": the log line after a read."""
+    line = str(report.summary_line())
+    if report.bytes_read:
+        line += f" from {_human_bytes(report.bytes_read)}"
+    return line if elapsed is None else f"{line} in {elapsed:.1f} s"
 
 
 def _filter(ds: Any, args: argparse.Namespace, out: Output) -> tuple[Any, dict[str, Any]]:
@@ -1058,10 +1062,7 @@ def _stream_statistics(
             if tokens is not None:
                 tokens.add(batch)
         report = chat.report
-        line = report.summary_line()
-        if report.bytes_read:
-            line += f" from {_human_bytes(report.bytes_read)}"
-        out.info(f"{line} in {time.monotonic() - started:.1f} s")
+        out.info(_read_summary(report, time.monotonic() - started))
         if finder.needs_second_pass:
             started = time.monotonic()
             for _ in _second_pass(chat, expr, args, finder):
@@ -1344,10 +1345,7 @@ def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str
         written = _write_checked(source, dest, to)
     elapsed = time.monotonic() - started
     report = chat.report
-    line = report.summary_line()
-    if report.bytes_read:
-        line += f" from {_human_bytes(report.bytes_read)}"
-    out.info(line)
+    out.info(_read_summary(report))
     selection: dict[str, Any] = {}
     if filtered is not None:
         selection = filtered.selection(out)
