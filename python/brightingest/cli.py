@@ -104,7 +104,9 @@ WHERE_HELP = """\
   training_metadata.tags contains "wellbeing" and not emotional_context.intensity > 0.8
   format in ["brightrun-v4", "openai"] or id == null
 Paths go into the row's metadata (nested with dots); the bare names id, format,
-source_file and source_line are the table's columns. Operators: == != >= <= > <
+source_file and source_line are the table's columns (id is text: a numeric id 7
+is id == "7"; a metadata key named like a column is metadata.format, as
+`inspect` shows it). Operators: == != >= <= > <
 in, not in, contains; values: numbers, "strings", true, false, null, [lists];
 combine with and, or, not and parentheses. A missing field equals null and
 fails every other comparison.
