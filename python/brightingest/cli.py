@@ -1221,13 +1221,13 @@ _SUFFIXES = {
 }
 
 
-def _write_checked(data: Any, dest: Path, to: str) -> int:
+def _write_checked(data: Any, dest: Path, to: str, left_out: Any = None) -> int:
     """Write ``data`` with :func:`brightingest.writers.write`; an output failure becomes an
     ``output_error`` (a source failing while a stream is written stays a ``SourceError``)."""
     from brightingest.writers import write
 
     try:
-        return write(data, dest, to=to)  # type: ignore[arg-type]  # checked: a choice
+        return write(data, dest, to=to, left_out=left_out)  # type: ignore[arg-type]  # a choice
     except SourceError:
         raise
     except BrokenPipeError:
@@ -1328,6 +1328,7 @@ def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str
     """
     from brightingest.api import _stream_twice, stream
     from brightingest.stats import DuplicateFinder
+    from brightingest.writers import LeftOut
 
     expr = _parse_where(args)
     dedup = bool(getattr(args, "dedup", False))
@@ -1344,7 +1345,8 @@ def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str
                 finder.add(batch)
             deduplicated = _Deduplicated(chat, expr, args, finder)
             source = deduplicated
-        written = _write_checked(source, dest, to)
+        left_out = LeftOut() if to == "openai" else None
+        written = _write_checked(source, dest, to, left_out)
     elapsed = time.monotonic() - started
     report = chat.report
     out.info(_read_summary(report))
@@ -1358,11 +1360,15 @@ def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str
             f"{'conversation' if dropped == 1 else 'conversations'}"
         )
         selection["duplicates_dropped"] = dropped
+    if left_out is not None and left_out.rows:
+        out.info(f"OpenAI JSONL: {left_out.summary()}")
     passes = "two passes (hashes, then write)" if dedup else "one pass"
     how = f"in {elapsed:.1f} s, read and written in {passes}"
     doc = _convert_done(out, dest, to, written, report, chat.format, how)
     if selection:
         doc["selection"] = selection
+    if left_out is not None and left_out.rows:
+        doc["left_out"] = {"rows": left_out.rows, "examples": left_out.examples}
     out.document(doc)
     return EXIT_OK
 

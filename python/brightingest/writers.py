@@ -11,8 +11,9 @@ line (plus ``tools`` when the row has them); roles ``system``, ``developer``, ``
 ``assistant``, ``tool``; ``weight`` only on assistant messages; ``tool_calls`` as a JSON array;
 an assistant message that only calls tools has no ``content``. ``id`` and ``metadata`` are not
 part of that format and are not written (write Parquet or Arrow to keep them). Rows are written
-as mapped; a conversation that OpenAI would still refuse (a ``tool`` message that answers no call,
-from a source format without call ids) is reported by :func:`openai_problems`.
+as mapped, except a conversation OpenAI would refuse (a ``tool`` message that answers no call,
+from a source format without call ids), which is left out and counted (:class:`LeftOut`);
+:func:`openai_problems` checks a record against the rules.
 
 The OpenAI lines of a batch in the normalized layout are built by the core
 (``_core.openai_jsonl``, GIL released); any other layout (``large_string`` columns, say) takes
@@ -29,19 +30,24 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
+    "LeftOut",
     "OPENAI_ROLES",
     "atomic_output",
     "openai_problems",
@@ -286,14 +292,79 @@ def _openai_lines(batch: pa.RecordBatch, dumps: Any) -> bytes:
     return "".join(line + "\n" for line in lines).encode("utf-8")
 
 
-def _write_openai_to(handle: IO[bytes], data: Any) -> int:
+@dataclass
+class LeftOut:
+    """Rows :func:`write_openai` left out because OpenAI's format cannot hold them: a ``tool``
+    message that answers no call (no ``tool_call_id``), from a source format without call ids
+    (a ShareGPT observation with no ``function_call`` before it). The normalized table keeps
+    them, and Parquet/Arrow outputs and the trainer take them as they are.
+
+    Attributes:
+        rows: How many rows were left out.
+        examples: The first few, as ``{"file", "line", "id", "reason"}``.
+    """
+
+    rows: int = 0
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    REASON = "a tool message answers no call (OpenAI's format needs its tool_call_id)"
+
+    def summary(self) -> str:
+        """``"2 rows left out: <reason>, e.g. data.jsonl:7"``."""
+        where = ", ".join(f"{e['file']}:{e['line']}" for e in self.examples[:3])
+        plural = "row" if self.rows == 1 else "rows"
+        return f"{self.rows:,} {plural} left out: {self.REASON}, e.g. {where}"
+
+
+def _unanswered_tools(batch: pa.RecordBatch) -> pa.Array | None:
+    """Which rows have a tool message without ``tool_call_id`` (``None``: no such row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    messages = batch.column("messages")
+    flat = pc.list_flatten(messages)
+    if len(flat) == 0 or "tool_call_id" not in [f.name for f in flat.type]:
+        return None
+    role = flat.field("role")
+    if pa.types.is_dictionary(role.type):
+        role = role.cast(role.type.value_type)
+    bad = pc.and_(pc.equal(role, "tool"), pc.is_null(flat.field("tool_call_id")))
+    if not pc.any(bad).as_py():
+        return None
+    parents = pc.filter(pc.list_parent_indices(messages), bad)
+    return pc.is_in(pa.array(range(batch.num_rows), pa.int64()), value_set=pc.unique(parents))
+
+
+def _leave_out(batch: pa.RecordBatch, left_out: LeftOut) -> pa.RecordBatch:
+    import pyarrow.compute as pc
+
+    mask = _unanswered_tools(batch)
+    if mask is None:
+        return batch
+    names = batch.schema.names
+    for i in pc.indices_nonzero(mask).to_pylist():
+        left_out.rows += 1
+        if len(left_out.examples) < 5:
+            left_out.examples.append(
+                {
+                    key: batch.column(col)[i].as_py() if col in names else None
+                    for key, col in (("file", "source_file"), ("line", "source_line"), ("id", "id"))
+                }
+                | {"reason": LeftOut.REASON}
+            )
+    return batch.filter(pc.invert(mask))
+
+
+def _write_openai_to(handle: IO[bytes], data: Any, left_out: LeftOut | None = None) -> int:
     schema, batches = _batches(data)
     if "messages" not in schema.names:
         raise ValueError("write_openai needs a table with a 'messages' column (CHAT_SCHEMA)")
     native = _native_writer()
     dumps = _dumps()
     rows = 0
+    report = left_out if left_out is not None else LeftOut()
     for batch in batches:
+        batch = _leave_out(batch, report)
         text = None
         if native is not None:
             try:
@@ -304,15 +375,21 @@ def _write_openai_to(handle: IO[bytes], data: Any) -> int:
             text = _openai_lines(batch, dumps)
         handle.write(text)
         rows += batch.num_rows
+    if left_out is None and report.rows:
+        logger.warning("write_openai: %s", report.summary())
     return rows
 
 
-def write_openai(table: Any, path: StrPath) -> int:
+def write_openai(table: Any, path: StrPath, *, left_out: LeftOut | None = None) -> int:
     """Write OpenAI chat fine-tuning JSONL, atomically.
+
+    Every line is valid under OpenAI's rules: rows the format cannot hold (see :class:`LeftOut`)
+    are left out, counted in ``left_out`` when given, else logged as a warning.
 
     Args:
         table: Rows in the normalized chat schema (table, batch, batches or Arrow stream).
         path: The destination file, or ``"-"`` for standard output (not atomic).
+        left_out: Collects the rows left out.
 
     Returns:
         Rows written.
@@ -322,11 +399,11 @@ def write_openai(table: Any, path: StrPath) -> int:
     """
     if str(path) == "-":
         sys.stdout.flush()
-        rows = _write_openai_to(sys.stdout.buffer, table)
+        rows = _write_openai_to(sys.stdout.buffer, table, left_out)
         sys.stdout.buffer.flush()
         return rows
     with atomic_output(path, "wb") as handle:
-        return _write_openai_to(handle, table)
+        return _write_openai_to(handle, table, left_out)
 
 
 def write_parquet(table: Any, path: StrPath, *, compression: str = "zstd") -> int:
@@ -409,13 +486,20 @@ def write_arrow(table: Any, path: StrPath) -> int:
     return rows
 
 
-def write(table: Any, path: StrPath, to: Literal["openai", "parquet", "arrow"] = "openai") -> int:
+def write(
+    table: Any,
+    path: StrPath,
+    to: Literal["openai", "parquet", "arrow"] = "openai",
+    *,
+    left_out: LeftOut | None = None,
+) -> int:
     """Write ``table`` to ``path`` as ``to``.
 
     Args:
         table: Rows (table, batch, batches or Arrow stream).
         path: The destination file.
         to: ``"openai"`` (JSONL), ``"parquet"`` or ``"arrow"`` (IPC file).
+        left_out: For ``"openai"``: collects the rows OpenAI's format cannot hold.
 
     Returns:
         Rows written.
@@ -424,7 +508,7 @@ def write(table: Any, path: StrPath, to: Literal["openai", "parquet", "arrow"] =
         ValueError: Unknown ``to``.
     """
     if to == "openai":
-        return write_openai(table, path)
+        return write_openai(table, path, left_out=left_out)
     if to == "parquet":
         return write_parquet(table, path)
     if to == "arrow":

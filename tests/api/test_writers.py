@@ -281,3 +281,36 @@ def test_outputs_get_the_permissions_of_a_plain_open(tmp_path: Path, writer: Any
         assert stat.S_IMODE(kept.stat().st_mode) == 0o604  # a replaced file keeps its mode
     finally:
         os.umask(old)
+
+
+def test_rows_openai_cannot_hold_are_left_out_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = [
+        [msg("user", "q"), msg("assistant", "a")],
+        [msg("user", "q"), msg("assistant", "let me see"), msg("tool", "r"), msg("assistant", "a")],
+        [msg("user", "q"), msg("assistant", "b")],
+    ]
+    table = pa.table(
+        {
+            "messages": rows,
+            "tools": [None] * 3,
+            "id": ["a", "b", "c"],
+            "metadata": [None] * 3,
+            "source_file": ["f.jsonl"] * 3,
+            "source_line": [1, 2, 3],
+            "format": ["sharegpt"] * 3,
+        },
+        schema=CHAT_SCHEMA,
+    )
+    out = tmp_path / "out.jsonl"
+    left_out = writers.LeftOut()
+    assert write_openai(table, out, left_out=left_out) == 2
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [openai_problems(r) for r in records] == [[], []]
+    assert left_out.rows == 1
+    assert left_out.examples[0]["line"] == 2
+    assert left_out.summary().startswith("1 row left out: a tool message answers no call")
+    with caplog.at_level("WARNING", logger="brightingest"):
+        assert write_openai(table, out) == 2  # no collector: a warning says it
+    assert "1 row left out" in caplog.text

@@ -732,3 +732,28 @@ def test_train_checks_its_settings_before_reading_any_data(cli: Runner, tmp_path
     assert result.rc == 2, result.err
     assert "model: names a directory that does not exist" in result.err
     assert "Loaded" not in result.err
+
+
+@needs_core
+def test_convert_leaves_out_what_openai_cannot_hold_and_says_so(
+    cli: Runner, tmp_path: Path
+) -> None:
+    src = tmp_path / "sg.jsonl"
+    turns = [["human", "q"], ["gpt", "let me check"], ["observation", "r"], ["gpt", "a"]]
+    rows = [
+        {"conversations": [{"from": f, "value": v} for f, v in turns]},
+        {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "ok"}]},
+    ]
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = cli("convert", src, "-o", out, "--json")
+    assert result.rc == 0, result.err
+    doc = result.json
+    assert doc["report"]["rows_kept"] == 2
+    assert doc["rows_written"] == 1
+    assert doc["left_out"]["rows"] == 1
+    assert doc["left_out"]["examples"][0]["line"] == 1
+    assert "1 row left out: a tool message answers no call" in result.err
+    assert len(out.read_text().splitlines()) == 1
+    parquet = cli("convert", src, "-o", tmp_path / "all.parquet", "--json")
+    assert parquet.json["rows_written"] == 2  # Parquet keeps every row

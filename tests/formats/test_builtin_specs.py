@@ -88,6 +88,24 @@ def test_link_tool_calls_links_calls_and_observations_only_where_needed() -> Non
     assert second[5] == msg("assistant", "done")
 
 
+def test_link_tool_calls_links_parallel_calls_in_order() -> None:
+    # LLaMA-Factory's parallel calls: one function_call turn holding a list of calls.
+    calls = '[{"name": "a", "arguments": {}}, {"name": "b", "arguments": "{}"}]'
+    row = [
+        msg("user", "q"),
+        msg("assistant", calls),
+        msg("tool", "ra"),
+        msg("tool", "rb"),
+        msg("tool", "extra"),  # answers no call: stays unlinked (the OpenAI writer leaves it out)
+        msg("assistant", "done"),
+    ]
+    got = link_tool_calls(batch([row])).column("messages").to_pylist()[0]
+    made = json.loads(got[1]["tool_calls"])
+    assert [c["id"] for c in made] == ["call_0", "call_1"]
+    assert [c["function"]["name"] for c in made] == ["a", "b"]
+    assert [m["tool_call_id"] for m in got[2:5]] == ["call_0", "call_1", None]
+
+
 def test_brightrun_variant_trains_the_history(write_jsonl, pm) -> None:
     spec = brightrun_v4.spec(name="brightrun-v4-all-turns", train_history=True)
     pm.register(as_plugin(spec), name="all-turns")

@@ -30,18 +30,24 @@ if TYPE_CHECKING:
 __all__ = ["SPEC", "brightingest_register_formats", "link_tool_calls"]
 
 
-def _as_call(content: str, index: int) -> dict[str, Any] | None:
+def _as_calls(content: str, first: int) -> list[dict[str, Any]] | None:
+    """A ``function_call`` turn's calls in OpenAI's form, with ids ``call_<first>`` on: one
+    ``{"name", "arguments"}`` object, or a list of them (LLaMA-Factory's parallel calls)."""
     try:
         value = json.loads(content)
     except ValueError:
         return None
-    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
-        return None
-    arguments = value.get("arguments", {})
-    if not isinstance(arguments, str):
-        arguments = json.dumps(arguments, ensure_ascii=False)
-    function = {"name": value["name"], "arguments": arguments}
-    return {"id": f"call_{index}", "type": "function", "function": function}
+    items = value if isinstance(value, list) else [value]
+    calls: list[dict[str, Any]] = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            return None
+        arguments = item.get("arguments", {})
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        function = {"name": item["name"], "arguments": arguments}
+        calls.append({"id": f"call_{first + len(calls)}", "type": "function", "function": function})
+    return calls or None
 
 
 def _link_row(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -51,12 +57,12 @@ def _link_row(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         role = message["role"]
         following_tool = i + 1 < len(messages) and messages[i + 1]["role"] == "tool"
         if role == "assistant" and following_tool and message["tool_calls"] is None:
-            call = _as_call(message["content"], calls)
-            if call is not None:
-                calls += 1
-                message["tool_calls"] = json.dumps([call], ensure_ascii=False)
+            made = _as_calls(message["content"], calls)
+            if made is not None:
+                calls += len(made)
+                message["tool_calls"] = json.dumps(made, ensure_ascii=False)
                 message["content"] = ""
-                pending.append(call["id"])
+                pending.extend(call["id"] for call in made)
         elif role == "tool" and message["tool_call_id"] is None and pending:
             message["tool_call_id"] = pending.pop(0)
         elif role != "tool":
@@ -72,8 +78,10 @@ def link_tool_calls(batch: pa.RecordBatch) -> pa.RecordBatch:
 
     Returns:
         The same rows; in rows with a tool message lacking ``tool_call_id``, an assistant
-        message right before it whose content is a ``{"name", "arguments"}`` JSON object becomes
-        a tool call, and the tool message answers it.
+        message right before it whose content is a ``{"name", "arguments"}`` JSON object (or a
+        list of them: parallel calls) becomes tool calls, and the tool messages that follow
+        answer them in order. A tool message with no call to answer stays unlinked: the OpenAI
+        writer leaves such rows out, and says so.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
