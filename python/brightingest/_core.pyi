@@ -56,6 +56,10 @@ class Reader:
     def close(self) -> None:
         """Stop reading; the quarantine file gets every bad line counted so far (idempotent)."""
 
+def check_formats(formats: str) -> None:
+    """Check format mappings (a JSON list, as ``read_jsonl`` takes them) without reading
+    anything; raises ``ValueError`` naming the problem."""
+
 def _buffer_addresses(batch: object) -> list[int]:
     """Addresses of every buffer of a batch (``__arrow_c_array__``) as Rust sees it after import;
     tests compare them with pyarrow's ``Buffer.address`` to prove zero-copy crossing."""

@@ -22,6 +22,7 @@ Tests build a manager without entry points and register modules explicitly::
 from __future__ import annotations
 
 import importlib.metadata as md
+import json
 import math
 import re
 from collections.abc import Callable, Collection, Iterable
@@ -448,6 +449,22 @@ def _plugin_dist(
     return _dist_of_object(plugin)
 
 
+def _mapping_problem(spec: FormatSpec) -> str | None:
+    """What the core finds wrong with ``spec``'s mapping (``None``: nothing, or no mapping, or
+    no core to ask)."""
+    if spec.mapping is None:
+        return None
+    try:
+        from brightingest._core import check_formats
+    except ImportError:
+        return None
+    try:
+        check_formats(json.dumps([spec.mapping.to_dict(spec.name)]))
+    except ValueError as exc:
+        return str(exc).removeprefix(f"format {spec.name}: ")
+    return None
+
+
 def registry(pm: pluggy.PluginManager | None = None) -> dict[str, RegisteredFormat]:
     """Call every plugin's ``brightingest_register_formats`` and collect the formats.
 
@@ -479,6 +496,14 @@ def registry(pm: pluggy.PluginManager | None = None) -> dict[str, RegisteredForm
                 raise PluginError(
                     f"registered a {type(spec).__name__}, not a brightingest.plugins.FormatSpec.",
                     code="plugin_contract",
+                )
+            problem = _mapping_problem(spec)
+            if problem is not None:
+                raise PluginError(
+                    f'format "{spec.name}" has a mapping the reader cannot run: {problem}.',
+                    code="plugin_contract",
+                    hint="fix the format's Mapping (roles, weights, fields), then check it "
+                    "with brightingest.testing.check_format.",
                 )
             entry = RegisteredFormat(spec, _name, _dist[0], _dist[1], _module)
             if spec.name in found:

@@ -149,6 +149,12 @@ impl FormatSet {
                     f.name
                 )));
             }
+            check_aliases(&f.name, &f.roles)?;
+            for p in &f.parts {
+                if let Part::List { roles, .. } = p {
+                    check_aliases(&f.name, roles)?;
+                }
+            }
             let mut r: Vec<String> = f.signature.clone();
             for p in &f.parts {
                 match p {
@@ -679,6 +685,22 @@ pub enum Mapped<'a> {
     /// A file-metadata line: (key, value as JSON text).
     Meta(String, String),
     Skip(LineIssue),
+}
+
+/// Every role alias must name one of the canonical roles (`{"human": "person"}` would map
+/// every human turn to a role no chat template knows).
+fn check_aliases(name: &str, aliases: &HashMap<String, String>) -> Result<(), IngestError> {
+    let mut sorted: Vec<_> = aliases.iter().collect();
+    sorted.sort();
+    for (alias, target) in sorted {
+        if !ROLES.iter().any(|r| r.eq_ignore_ascii_case(target)) {
+            return Err(IngestError::Config(format!(
+                "format {name}: role alias {alias:?} maps to {target:?}, which is not one of {}",
+                ROLES.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn check_weight(name: &str, w: Option<i8>) -> Result<(), IngestError> {

@@ -292,3 +292,37 @@ def test_builtin_module_is_a_plain_hookimpl_plugin() -> None:
     assert mapping is not None
     assert mapping.tools == "tools"
     assert isinstance(mapping.parts[0], ListOfTurns)
+
+
+@pytest.mark.parametrize(
+    ("parts", "problem"),
+    [
+        (
+            (Message("human", "question"), Message("assistant", "answer")),
+            'unknown role "human" in a message part',
+        ),
+        (
+            (Message("user", "question"), Message("assistant", "answer", weight=5)),
+            "weight must be 0 or 1, not 5",
+        ),
+        (
+            (ListOfTurns("turns", roles={"human": "person"}),),
+            'role alias "human" maps to "person", which is not one of',
+        ),
+    ],
+)
+def test_a_mapping_the_reader_cannot_run_is_refused_when_it_registers(
+    pm, parts: tuple[object, ...], problem: str
+) -> None:
+    pytest.importorskip("brightingest._core")
+    spec = FormatSpec("qa", "1", mapping=Mapping(signature=("question",), parts=parts))  # type: ignore[arg-type]
+    pm.register(as_plugin(spec), name="qa-plugin")
+    with pytest.raises(PluginError) as info:
+        registry(pm)
+    err = info.value
+    assert err.code == "plugin_contract"
+    assert err.plugin == "qa-plugin"
+    assert str(err).startswith(
+        'plugin "qa-plugin": format "qa" has a mapping the reader cannot run: '
+    )
+    assert problem in str(err)

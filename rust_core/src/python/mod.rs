@@ -320,6 +320,16 @@ fn openai_jsonl<'py>(py: Python<'py>, batch: PyRecordBatch) -> PyResult<Bound<'p
     Ok(PyBytes::new(py, &out))
 }
 
+/// Check format mappings (JSON, as `read_jsonl` takes them) without reading anything: a
+/// plugin's mistake (an unknown role, a weight other than 0 or 1 ...) is found when it
+/// registers, not in the middle of every read. Raises `ValueError` with the problem.
+#[pyfunction]
+fn check_formats(formats: &str) -> PyResult<()> {
+    FormatSet::from_json(formats)
+        .map(|_| ())
+        .map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
 /// 16 bytes per row: a 128-bit hash of each row's conversation (messages and tools; see
 /// `rowhash.rs`), for finding duplicate candidates. Raises `TypeError` for a batch of another
 /// layout. The GIL is released while hashing.
@@ -378,6 +388,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_jsonl, m)?)?;
     m.add_function(wrap_pyfunction!(openai_jsonl, m)?)?;
     m.add_function(wrap_pyfunction!(row_hashes, m)?)?;
+    m.add_function(wrap_pyfunction!(check_formats, m)?)?;
     m.add_function(wrap_pyfunction!(_buffer_addresses, m)?)?;
     Ok(())
 }
