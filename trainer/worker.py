@@ -302,10 +302,14 @@ def _check_train_config(base_model: str, hyper: dict[str, Any]) -> Any:
     try:
         return TrainConfig.from_dict({**hyper, "model": base_model})
     except TrainerError as exc:
-        name = f"hyperparameters.{exc.field}" if exc.field else "hyperparameters"
+        if exc.field == "model":  # the job's own field for it
+            name, hint = "base_model", "pass a hub id, or a directory present in the image."
+        else:
+            name = f"hyperparameters.{exc.field}" if exc.field else "hyperparameters"
+            hint = exc.hint
         raise _failure(
             "invalid_input",
-            f"input.{name}: {exc.message}" + (f"\nHint: {exc.hint}" if exc.hint else ""),
+            f"input.{name}: {exc.message}" + (f"\nHint: {hint}" if hint else ""),
             field=name,
         ) from exc
     except (TypeError, ValueError) as exc:

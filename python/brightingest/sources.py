@@ -285,7 +285,12 @@ def fetch(
                 size = _copy_local(local, tmp)
                 attempts, content_type, final = 1, None, where
             else:
-                size = _copy_fsspec(url, tmp, show, dest_path.name)
+                try:
+                    size = _copy_fsspec(url, tmp, show, dest_path.name)
+                except (SourceError, KeyboardInterrupt):
+                    raise
+                except Exception as exc:  # backends raise anything (ftp:// refused ...)
+                    raise _remote_error(exc, where) from exc
                 attempts, content_type, final = 1, None, where
             # Only HTTP servers answer with error pages; local and fsspec files are taken as is.
             sniff = scheme in ("http", "https")

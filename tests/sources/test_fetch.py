@@ -643,3 +643,15 @@ def test_unknown_fsspec_protocol(tmp_path: Path) -> None:
 def test_bad_arguments_are_value_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="timeout"):
         fetch("http://127.0.0.1:1/x", tmp_path / "x", timeout=0)
+
+
+def test_a_backend_failing_while_copying_is_a_source_error(tmp_path: Path) -> None:
+    pytest.importorskip("fsspec")
+    with socket.socket() as probe:  # a loopback port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(SourceError) as info:
+        fetch(f"ftp://127.0.0.1:{port}/x.jsonl", tmp_path / "x.jsonl", retries=0)
+    assert info.value.code == "source_error"
+    assert f"ftp://127.0.0.1:{port}/x.jsonl: cannot read it" in str(info.value)
+    assert list(tmp_path.iterdir()) == []

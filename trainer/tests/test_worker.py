@@ -165,6 +165,12 @@ def _fail(
             "input.hyperparameters.model: set the base model with base_model, not "
             "hyperparameters.model.",
         ),
+        (
+            {"base_model": "/nonexistent-model"},
+            "base_model",
+            'input.base_model: names a directory that does not exist, got "/nonexistent-model".'
+            "\nHint: pass a hub id, or a directory present in the image.",
+        ),
     ],
 )
 def test_invalid_input_names_the_field(
