@@ -205,7 +205,7 @@ def openai_problems(record: Any) -> list[str]:
     ``content`` a string (or a list of text parts), left out only by an assistant message that
     calls tools; ``weight`` 0 or 1 and on assistant messages only; ``tool_calls`` a list; a tool
     message has a ``tool_call_id``; at least one assistant message with a weight other than 0;
-    ``tools`` a list of objects.
+    ``tools`` a list of ``{"type": "function", "function": {"name", ...}}`` objects.
 
     Example:
         >>> openai_problems({"messages": [{"role": "user", "content": "hi"}]})
@@ -253,6 +253,15 @@ def openai_problems(record: Any) -> list[str]:
         not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools)
     ):
         problems.append("tools must be a list of objects")
+    elif tools is not None:
+        for i, tool in enumerate(tools):
+            function = tool.get("function")
+            if tool.get("type") != "function" or not (
+                isinstance(function, dict) and isinstance(function.get("name"), str)
+            ):
+                problems.append(
+                    f'tools[{i}] must be {{"type": "function", "function": {{"name", ...}}}}'
+                )
     return problems
 
 

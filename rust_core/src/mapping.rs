@@ -885,8 +885,9 @@ fn weight_off_assistant(path: &str, role: &str) -> LineIssue {
 }
 
 /// A row's tool definitions as compact JSON text: a list of objects, or JSON text holding one
-/// (LLaMA-Factory's ShareGPT keeps `tools` as a string). An empty list is no tools. Anything
-/// else would be written where OpenAI's format and chat templates expect a list of objects.
+/// (LLaMA-Factory's ShareGPT keeps `tools` as a string), bare function definitions wrapped in
+/// OpenAI's `{"type": "function", "function": ...}`. An empty list is no tools. Anything else
+/// would be written where OpenAI's format and chat templates expect a list of objects.
 fn tool_definitions<'a>(
     key: &str,
     value: Option<Json<'a>>,
@@ -931,7 +932,28 @@ fn tool_definitions<'a>(
             bad,
         ));
     }
-    Ok(Some(list.to_json()))
+    // A bare function definition ({"name", "description", "parameters"}, as LLaMA-Factory's
+    // ShareGPT has them) is wrapped in OpenAI's {"type": "function", "function": ...}.
+    let bare =
+        |t: &Json<'_>| t.get("type").is_none() && matches!(t.get("name"), Some(Json::Str(_)));
+    if !items.iter().any(bare) {
+        return Ok(Some(list.to_json()));
+    }
+    let mut out = String::from("[");
+    for (i, t) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if bare(t) {
+            out.push_str(r#"{"type":"function","function":"#);
+            out.push_str(&t.to_json());
+            out.push('}');
+        } else {
+            out.push_str(&t.to_json());
+        }
+    }
+    out.push(']');
+    Ok(Some(out))
 }
 
 /// Whether `s` is empty or only whitespace (as `str::trim` sees it), deciding from the first

@@ -65,7 +65,10 @@ def test_sharegpt_tools_as_json_text_become_a_list(write_jsonl: Any) -> None:
         "tools": json.dumps([{"name": "f", "description": "d"}]),
     }
     ds = _read(write_jsonl, [row], "sharegpt")
-    assert json.loads(ds.table.column("tools")[0].as_py()) == [{"name": "f", "description": "d"}]
+    # Parsed, and the bare definition wrapped in OpenAI's shape.
+    assert json.loads(ds.table.column("tools")[0].as_py()) == [
+        {"type": "function", "function": {"name": "f", "description": "d"}}
+    ]
 
 
 def test_tool_results_need_the_id_of_their_call(write_jsonl: Any) -> None:
@@ -122,3 +125,20 @@ def test_messages_say_an_assistant(write_jsonl: Any) -> None:
     with pytest.raises(bi.NoRowsError) as info:
         _read(write_jsonl, rows)
     assert _skips_of(info.value)[1][1] == ("messages[1]: empty content in an assistant message")
+
+
+def test_bare_function_definitions_are_wrapped_in_openais_shape(
+    write_jsonl: Any, tmp_path: Path
+) -> None:
+    bare = {"name": "g", "parameters": {"type": "object"}}
+    ds = _read(write_jsonl, [{"messages": [USER, ASSISTANT], "tools": [TOOL, bare]}])
+    assert json.loads(ds.table.column("tools")[0].as_py()) == [
+        TOOL,
+        {"type": "function", "function": bare},
+    ]
+    out = tmp_path / "out.jsonl"
+    ds.write_openai(out)
+    assert openai_problems(json.loads(out.read_text())) == []
+    assert openai_problems({"messages": [USER, ASSISTANT], "tools": [bare]}) == [
+        'tools[0] must be {"type": "function", "function": {"name", ...}}'
+    ]
