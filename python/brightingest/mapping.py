@@ -32,6 +32,7 @@ Semantics, row by row:
   ``None`` keeps nothing.
 * Role names go through ``roles`` (alias -> canonical) first, then must be one of
   ``system, developer, user, assistant, tool``.
+* A row whose ``desirable`` field is ``false`` is skipped as ``no_trainable_assistant``.
 * Validation after mapping, each a report category: ``empty_conversation``, ``unknown_role``,
   ``empty_content`` (empty or whitespace content without tool calls), ``system_not_first``,
   ``invalid_weight`` (not 0 or 1), ``no_trainable_assistant`` (no assistant message with
@@ -51,6 +52,15 @@ __all__ = ["ListOfTurns", "Mapping", "Message", "Pairs", "Part"]
 
 def _roles(roles: _MappingABC[str, str] | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in (roles or {}).items()}
+
+
+def _keys(keys: str | tuple[str, ...]) -> str | list[str]:
+    if isinstance(keys, str):
+        return keys
+    listed = [str(k) for k in keys]
+    if not listed:
+        raise ValueError("an item key needs at least one name")
+    return listed
 
 
 @dataclass(frozen=True)
@@ -95,8 +105,10 @@ class ListOfTurns:
 
     Args:
         field: The row's list field.
-        role: Key of the role in each item (ShareGPT: ``"from"``).
-        content: Key of the content in each item (ShareGPT: ``"value"``).
+        role: Key of the role in each item, or several alternative keys, the first present
+            being used (ShareGPT: ``("from", "role")``, since exports have both spellings).
+        content: Key of the content in each item, or alternatives (ShareGPT:
+            ``("value", "content")``).
         roles: Role aliases for this list (alias -> canonical), on top of the mapping's.
         name: Key of the optional author name, or ``None``.
         tool_calls: Key of the optional tool calls (kept as JSON text), or ``None``.
@@ -110,8 +122,8 @@ class ListOfTurns:
     """
 
     field: str
-    role: str = "role"
-    content: str = "content"
+    role: str | tuple[str, ...] = "role"
+    content: str | tuple[str, ...] = "content"
     roles: _MappingABC[str, str] = dataclasses.field(default_factory=dict)
     name: str | None = "name"
     tool_calls: str | None = "tool_calls"
@@ -125,8 +137,8 @@ class ListOfTurns:
         return {
             "kind": "list",
             "field": self.field,
-            "role_key": self.role,
-            "content_key": self.content,
+            "role_key": _keys(self.role),
+            "content_key": _keys(self.content),
             "roles": _roles(self.roles),
             "name_key": self.name,
             "tool_calls_key": self.tool_calls,
@@ -182,6 +194,10 @@ class Mapping:
         metadata: ``"rest"`` (every unread key), a tuple of keys, or ``None``.
         meta_key: Key of a file-metadata line (``{"_meta": {...}}``), or ``None``.
         roles: Role aliases (alias -> canonical) for every part.
+        desirable: A top-level field that marks a row's completion as a good or a bad example
+            (unpaired preference data: TRL/KTO's ``label``). A row where it is ``false`` has
+            nothing to train on: it is skipped as ``no_trainable_assistant``, naming the field.
+            Any other value, or none, changes nothing; the field stays in ``metadata``.
     """
 
     signature: tuple[str, ...]
@@ -191,6 +207,7 @@ class Mapping:
     metadata: Literal["rest"] | tuple[str, ...] | None = "rest"
     meta_key: str | None = None
     roles: _MappingABC[str, str] = dataclasses.field(default_factory=dict)
+    desirable: str | None = None
 
     def reads(self) -> tuple[str, ...]:
         """Top-level keys this mapping reads (signature, parts, id, tools)."""
@@ -214,6 +231,7 @@ class Mapping:
             "metadata": metadata if metadata is not None else "none",
             "meta_key": self.meta_key,
             "roles": _roles(self.roles),
+            "desirable": self.desirable,
         }
 
     def to_json(self, name: str) -> str:

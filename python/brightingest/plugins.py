@@ -75,7 +75,7 @@ def fields_score(
     required: Iterable[str],
     optional: Iterable[str] = (),
     *,
-    items: dict[str, Collection[str]] | None = None,
+    items: dict[str, Collection[str | Collection[str]]] | None = None,
 ) -> Detector:
     """Build a detector scoring a row by its top-level keys.
 
@@ -83,12 +83,14 @@ def fields_score(
     the score is ``0.6 + 0.4 * known / total``, where ``known`` counts the row's keys that are
     required or optional: a row with only this format's keys scores 1, one with many foreign
     keys less. With ``items``, a list field whose first item is not an object with all the given
-    keys halves the score (``{"messages": ("role",)}`` tells OpenAI rows from look-alikes).
+    keys halves the score (``{"messages": ("role",)}`` tells OpenAI rows from look-alikes); a
+    tuple among those keys is a choice of spellings, one of which must be there
+    (``{"conversations": (("from", "role"), ("value", "content"))}``).
 
     Args:
         required: Keys every row of the format has.
         optional: Keys rows of the format may have.
-        items: For list fields, the keys their items have.
+        items: For list fields, the keys their items have (a tuple: any one of these).
 
     Returns:
         A callable ``row -> float`` in ``[0, 1]``.
@@ -102,7 +104,10 @@ def fields_score(
     if not req:
         raise ValueError("fields_score() needs at least one required key")
     known = frozenset(req) | frozenset(optional)
-    item_keys = {k: tuple(v) for k, v in (items or {}).items()}
+    item_keys = {
+        k: tuple((key,) if isinstance(key, str) else tuple(key) for key in v)
+        for k, v in (items or {}).items()
+    }
 
     def score(row: Any) -> float:
         if not isinstance(row, dict) or not row:
@@ -115,7 +120,11 @@ def fields_score(
             if got is None:
                 continue
             if not isinstance(got, list) or (
-                got and not (isinstance(got[0], dict) and all(k in got[0] for k in keys))
+                got
+                and not (
+                    isinstance(got[0], dict)
+                    and all(any(k in got[0] for k in choice) for choice in keys)
+                )
             ):
                 value *= 0.5
         return round(value, 6)

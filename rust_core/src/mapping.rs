@@ -36,10 +36,12 @@ pub enum Part {
     /// A list of message objects.
     List {
         field: String,
+        /// The item key of the role; several are alternatives, the first present is used
+        /// (ShareGPT exports have `from`/`value` or `role`/`content`).
         #[serde(default = "default_role_key")]
-        role_key: String,
+        role_key: Keys,
         #[serde(default = "default_content_key")]
-        content_key: String,
+        content_key: Keys,
         #[serde(default)]
         roles: HashMap<String, String>,
         #[serde(default)]
@@ -70,11 +72,64 @@ pub enum Part {
 fn yes() -> bool {
     true
 }
-fn default_role_key() -> String {
-    "role".into()
+fn default_role_key() -> Keys {
+    Keys(vec!["role".into()])
 }
-fn default_content_key() -> String {
-    "content".into()
+fn default_content_key() -> Keys {
+    Keys(vec!["content".into()])
+}
+
+/// An item key and its alternatives: a string or a non-empty list of strings in the spec.
+#[derive(Debug, Clone)]
+pub struct Keys(Vec<String>);
+
+impl<'de> Deserialize<'de> for Keys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        let keys = match OneOrMany::deserialize(d)? {
+            OneOrMany::One(k) => vec![k],
+            OneOrMany::Many(ks) => ks,
+        };
+        if keys.is_empty() {
+            return Err(serde::de::Error::custom(
+                "an item key list must not be empty",
+            ));
+        }
+        Ok(Keys(keys))
+    }
+}
+
+impl Keys {
+    /// The value of the first of these keys present in `obj` (not null), with the key used:
+    /// the first key when none is present, for the error's field path.
+    fn take<'k, 'a>(&'k self, obj: &mut [(Cow<'a, str>, Json<'a>)]) -> (&'k str, Option<Json<'a>>) {
+        let mut found = (self.0[0].as_str(), None);
+        for key in &self.0 {
+            match take_in(obj, key) {
+                None => continue,
+                Some(Json::Null) if found.1.is_none() => found = (key.as_str(), Some(Json::Null)),
+                Some(Json::Null) => {}
+                Some(v) => return (key.as_str(), Some(v)),
+            }
+        }
+        found
+    }
+
+    /// `"from"`, or `"from" (or "role")` for the error of a row with none of them.
+    #[cold]
+    fn describe(&self) -> String {
+        let mut out = quote(&self.0[0], 40);
+        if self.0.len() > 1 {
+            let rest: Vec<String> = self.0[1..].iter().map(|k| quote(k, 40)).collect();
+            out.push_str(&format!(" (or {})", rest.join(", ")));
+        }
+        out
+    }
 }
 
 /// Which unread fields are kept in `metadata`.
@@ -102,6 +157,10 @@ pub struct FormatSpec {
     pub meta_key: Option<String>,
     #[serde(default)]
     pub roles: HashMap<String, String>,
+    /// A top-level field marking the row's completion as a good or bad example (KTO's
+    /// `label`): a row where it is `false` is skipped; the field stays in `metadata`.
+    #[serde(default)]
+    pub desirable: Option<String>,
 }
 
 fn rest() -> MetadataSpec {
@@ -456,8 +515,8 @@ impl FormatSet {
                 }
                 Part::List {
                     field,
-                    role_key,
-                    content_key,
+                    role_key: role_keys,
+                    content_key: content_keys,
                     roles,
                     name_key,
                     tool_calls_key,
@@ -505,15 +564,22 @@ impl FormatSet {
                         let Json::Obj(mut obj) = item else {
                             return Err(wrong_type(&src.path(), "a message object", &item));
                         };
+                        let (role_key, role_value) = role_keys.take(&mut obj);
                         let role_path = || src.sub(role_key);
-                        let role = match take_in(&mut obj, role_key) {
+                        let role = match role_value {
                             Some(Json::Str(r)) => match canonical_role(&r, roles, &f.roles) {
                                 Some(c) => c,
                                 None => {
                                     return Err(unknown_role(&role_path(), &r, roles, &f.roles))
                                 }
                             },
-                            None | Some(Json::Null) => return Err(missing(&role_path(), &f.name)),
+                            None | Some(Json::Null) => {
+                                return Err(missing_one_of(
+                                    &role_path(),
+                                    &role_keys.describe(),
+                                    &f.name,
+                                ))
+                            }
                             Some(other) => {
                                 return Err(wrong_type(&role_path(), "a string", &other))
                             }
@@ -528,13 +594,18 @@ impl FormatSet {
                                     return Err(wrong_type(&src.sub(k), "a list", &other));
                                 }
                             };
+                        let (content_key, content_value) = content_keys.take(&mut obj);
                         let content_path = || src.sub(content_key);
-                        let content = match take_in(&mut obj, content_key) {
+                        let content = match content_value {
                             Some(Json::Str(s)) => s,
                             Some(Json::Arr(parts)) => text_parts(parts, &content_path())?,
                             None | Some(Json::Null) if tool_calls.is_some() => Cow::Borrowed(""),
                             None | Some(Json::Null) => {
-                                return Err(missing(&content_path(), &f.name))
+                                return Err(missing_one_of(
+                                    &content_path(),
+                                    &content_keys.describe(),
+                                    &f.name,
+                                ))
                             }
                             Some(other) => {
                                 return Err(wrong_type(
@@ -652,6 +723,11 @@ impl FormatSet {
             }
         }
         validate(&msgs, &srcs)?;
+        if let Some(key) = f.desirable.as_deref() {
+            if is_false(fields, key) {
+                return Err(undesirable(key));
+            }
+        }
         let id = match f.id_field.as_deref().and_then(|k| take(fields, bump, k)) {
             None | Some(Json::Null) => None,
             Some(Json::Str(s)) => Some(s),
@@ -710,6 +786,28 @@ fn check_weight(name: &str, w: Option<i8>) -> Result<(), IngestError> {
             "format {name}: weight must be 0 or 1, not {x}"
         ))),
     }
+}
+
+/// Whether the top-level field `key` is the JSON `false` (read in place: it stays in metadata).
+fn is_false(fields: &[(Cow<'_, str>, Field<'_>)], key: &str) -> bool {
+    fields.iter().any(|(k, v)| {
+        k == key
+            && match v {
+                Field::Raw(r) => r.get().trim() == "false",
+                Field::Parsed(j) => matches!(j, Json::Bool(false)),
+                Field::Skipped => false,
+            }
+    })
+}
+
+#[cold]
+fn undesirable(key: &str) -> LineIssue {
+    LineIssue::new(
+        Category::NoTrainableAssistant,
+        "this completion is labelled false, an example of what not to answer (unpaired preference data, as for KTO)",
+    )
+    .with_field(key)
+    .with_hint("only rows labelled true are trained on; to learn from both, use a preference trainer (TRL's KTOTrainer)")
 }
 
 fn has(fields: &[(Cow<'_, str>, Field<'_>)], key: &str) -> bool {
@@ -1055,6 +1153,16 @@ fn missing(path: &str, format: &str) -> LineIssue {
         .with_field(path)
         .with_hint(format!(
             "every {format} row needs this field; fix the export, or use policy=\"quarantine\" to set such rows aside"
+        ))
+}
+
+/// [`missing`] for an item key with alternatives: `missing field "from" (or "role")`.
+#[cold]
+fn missing_one_of(path: &str, keys: &str, format: &str) -> LineIssue {
+    LineIssue::new(Category::MissingField, format!("missing field {keys}"))
+        .with_field(path)
+        .with_hint(format!(
+            "every {format} message needs this field; fix the export, or use policy=\"quarantine\" to set such rows aside"
         ))
 }
 

@@ -225,3 +225,56 @@ fn a_blank_first_part_joins_nothing() {
     assert_eq!(m[0][0].1, "x");
     assert_eq!(m[1][0].1, "Do\n\nx");
 }
+
+#[test]
+fn alternative_item_keys_take_the_first_present_and_name_all_when_none_is() {
+    const TWO_SPELLINGS: &str = r#"{"name": "sharegpt", "signature": ["conversations"],
+     "parts": [{"kind": "list", "field": "conversations", "role_key": ["from", "role"],
+                "content_key": ["value", "content"], "roles": {"human": "user", "gpt": "assistant"}}],
+     "metadata": "rest"}"#;
+    let data = br#"{"conversations": [{"role": "user", "content": "a"}, {"from": "gpt", "value": "b"}]}
+{"conversations": [{"from": null, "role": "human", "value": "c"}, {"role": "assistant", "content": "d", "value": "e"}]}
+"#;
+    let (b, r) = read(data, Some(&[TWO_SPELLINGS]), opts(1, 1 << 20));
+    assert_eq!(r.rows_kept, 2);
+    let m = messages(&b);
+    let pairs = |row: &[(String, String, Option<i8>)]| {
+        row.iter()
+            .map(|(role, content, _)| format!("{role}:{content}"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(pairs(&m[0]), ["user:a", "assistant:b"]);
+    // "value" comes first in the list, so it wins over "content" in an item with both
+    assert_eq!(pairs(&m[1]), ["user:c", "assistant:e"]);
+
+    let (category, field, message) =
+        one_issue(r#"{"conversations": [{"text": "a"}]}"#, &[TWO_SPELLINGS]);
+    assert_eq!(category, Category::MissingField);
+    assert_eq!(field.as_deref(), Some("conversations[0].from"));
+    assert_eq!(message, r#"missing field "from" (or "role")"#);
+
+    let empty = TWO_SPELLINGS.replace(r#"["from", "role"]"#, "[]");
+    let specs = [serde_json::from_str::<_core::FormatSpec>(&empty)];
+    assert!(specs[0].is_err(), "an empty key list is refused");
+}
+
+#[test]
+fn a_desirable_field_that_is_false_skips_the_row_and_stays_in_metadata() {
+    const KTO: &str = r#"{"name": "prompt-completion", "signature": ["prompt", "completion"],
+     "parts": [{"kind": "list", "field": "prompt", "string_role": "user", "assistant_weight": 0},
+               {"kind": "list", "field": "completion", "string_role": "assistant"}],
+     "metadata": "rest", "desirable": "label"}"#;
+    let data = br#"{"prompt": "a", "completion": "b", "label": true}
+{"prompt": "a", "completion": "b", "label": false}
+{"prompt": "a", "completion": "b", "label" :  false }
+{"prompt": "a", "completion": "b", "label": "false"}
+{"prompt": "a", "completion": "b"}
+"#;
+    let (b, r) = read(data, Some(&[KTO]), opts(1, 1 << 20));
+    assert_eq!(r.rows_kept, 3);
+    assert_eq!(lines(&b), [1, 4, 5]);
+    let e = &r.examples[0];
+    assert_eq!((e.line, e.category), (2, Category::NoTrainableAssistant));
+    assert_eq!(e.field.as_deref(), Some("label"));
+    assert_eq!(r.examples[1].line, 3);
+}

@@ -154,6 +154,17 @@ SAMPLE_ROWS: dict[str, list[dict[str, Any]]] = {
     "prompt-completion": [
         {"prompt": "The sky is", "completion": " blue."},
         {"prompt": "2+2=", "completion": "4", "source": "math"},
+        # TRL's conversational prompt-completion; KTO's label (true: trained)
+        {
+            "prompt": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello."},
+                {"role": "user", "content": "Capital of France?"},
+            ],
+            "completion": [{"role": "assistant", "content": "Paris."}],
+        },
+        {"prompt": "Say yes", "completion": "Yes.", "label": True},
     ],
 }
 

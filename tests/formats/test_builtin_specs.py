@@ -159,3 +159,89 @@ def test_the_documented_plugin_example_passes_the_kit(tmp_path: Path, monkeypatc
         )
     finally:
         sys.modules.pop("my_qa_format", None)
+
+
+def test_sharegpt_items_with_role_and_content_keys_are_read_and_detected(write_jsonl) -> None:
+    # Unsloth's standardize_sharegpt and LLaMA-Factory's `tags` write role/content items.
+    rows = [
+        {
+            "conversations": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "yo"},
+            ]
+        },
+        {"conversations": [{"from": "human", "value": "a"}, {"from": "gpt", "value": "b"}]},
+        # one item of each spelling in a row; a null key gives way to its alternative
+        {"conversations": [{"from": "human", "value": "c"}, {"role": "gpt", "content": "d"}]},
+        {
+            "conversations": [
+                {"from": None, "role": "user", "value": "e"},
+                {"from": "gpt", "value": "f"},
+            ]
+        },
+    ]
+    ds = bi.load(write_jsonl(rows))
+    assert ds.format == "sharegpt"
+    assert ds.report.rows_kept == 4
+    got = [[(m["role"], m["content"]) for m in ds.messages_as_python(i)] for i in range(4)]
+    assert got == [
+        [("system", "Be brief."), ("user", "hi"), ("assistant", "yo")],
+        [("user", "a"), ("assistant", "b")],
+        [("user", "c"), ("assistant", "d")],
+        [("user", "e"), ("assistant", "f")],
+    ]
+
+
+def test_sharegpt_item_missing_both_spellings_names_both(write_jsonl) -> None:
+    path = write_jsonl(
+        [
+            {"conversations": [{"from": "human", "value": "a"}, {"from": "gpt", "value": "b"}]},
+            {"conversations": [{"content": "a"}, {"from": "gpt", "value": "b"}]},
+            {"conversations": [{"role": "user", "content": "a"}, {"role": "assistant"}]},
+        ]
+    )
+    ds = bi.load(path, format="sharegpt")
+    report = ds.report
+    assert report.rows_kept == 1
+    assert report.skipped == {"missing_field": 2}
+    fields = [(e["line"], e["field"], e["message"]) for e in report.examples]
+    assert fields == [
+        (2, "conversations[0].from", 'conversations[0].from: missing field "from" (or "role")'),
+        (
+            3,
+            "conversations[1].value",
+            'conversations[1].value: missing field "value" (or "content")',
+        ),
+    ]
+
+
+def test_prompt_completion_reads_trl_conversational_rows_and_skips_kto_false_labels(
+    write_jsonl,
+) -> None:
+    rows = [
+        {"prompt": [{"role": "user", "content": "a"}], "completion": "b"},
+        {"prompt": "c", "completion": [{"role": "assistant", "content": "d"}], "label": True},
+        {"prompt": "e", "completion": "f", "label": False},
+        {"prompt": "g", "completion": "h", "label": "positive"},  # not KTO's boolean: kept
+        {
+            "prompt": [{"role": "user", "content": "i"}],
+            "completion": [{"role": "user", "content": "j"}],
+        },
+    ]
+    ds = bi.load(write_jsonl(rows))
+    assert ds.format == "prompt-completion"
+    report = ds.report
+    assert (report.lines_read, report.rows_kept) == (5, 3)
+    assert report.skipped == {"no_trainable_assistant": 2}
+    first, second = report.examples
+    assert (first["line"], first["field"]) == (3, "label")
+    assert "labelled false" in first["message"]
+    assert "KTO" in first["message"]
+    assert second["line"] == 5  # a completion with no assistant message trains nothing
+    assert [m["content"] for m in ds.messages_as_python(1)] == ["c", "d"]
+    assert ds.table.column("metadata").to_pylist() == [
+        None,
+        '{"label":true}',
+        '{"label":"positive"}',
+    ]

@@ -171,8 +171,20 @@ CASES: dict[str, dict[str, Any]] = {
         "expected": [
             [{"role": "user", "content": "The sky is"}, {"role": "assistant", "content": " blue."}],
             [{"role": "user", "content": "2+2="}, {"role": "assistant", "content": "4"}],
+            [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello.", "weight": 0},
+                {"role": "user", "content": "Capital of France?"},
+                {"role": "assistant", "content": "Paris."},
+            ],
+            [{"role": "user", "content": "Say yes"}, {"role": "assistant", "content": "Yes."}],
         ],
-        "bad": {"wrong_type": {"prompt": ["a"], "completion": "c"}},
+        "bad": {
+            "wrong_type": {"prompt": ["a"], "completion": "c"},
+            "no_trainable_assistant": {"prompt": "Say no", "completion": "Yes.", "label": False},
+            "empty_content": {"prompt": "p", "completion": ""},
+        },
     },
 }
 

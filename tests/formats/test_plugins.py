@@ -94,6 +94,15 @@ def test_fields_score_items_check_halves_lookalikes() -> None:
         fields_score(required=())
 
 
+def test_fields_score_item_key_choices_accept_either_spelling() -> None:
+    items = {"conversations": (("from", "role"), ("value", "content"))}
+    score = fields_score(required=("conversations",), items=items)
+    assert score({"conversations": [{"from": "human", "value": "a"}]}) == 1.0
+    assert score({"conversations": [{"role": "user", "content": "a"}]}) == 1.0
+    assert score({"conversations": [{"role": "user", "value": "a"}]}) == 1.0
+    assert score({"conversations": [{"role": "user", "text": "a"}]}) == 0.5
+
+
 def test_detect_that_raises_is_a_plugin_error_naming_the_format() -> None:
     def broken(row: object) -> float:
         raise KeyError("q")

@@ -2,13 +2,20 @@
 
 The prompt becomes a user message and the completion the (trained) assistant message; ``id``
 is the ``id`` column; other fields are kept in ``metadata``.
+
+TRL's conversational form, where ``prompt`` and ``completion`` are lists of messages
+(``[{"role": "user", "content": ...}]``), is read too: the prompt's messages come first and only
+the completion is trained (assistant turns inside the prompt get ``weight: 0``, as TRL's
+``completion_only_loss`` does). TRL's unpaired preference data (KTO) adds a boolean ``label``:
+a row labelled ``false`` is an example of what not to answer, so it is skipped as
+``no_trainable_assistant``, never trained on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from brightingest.mapping import Mapping, Message
+from brightingest.mapping import ListOfTurns, Mapping
 from brightingest.plugins import FormatSpec, fields_score, hookimpl
 
 __all__ = ["SPEC", "brightingest_register_formats"]
@@ -16,13 +23,17 @@ __all__ = ["SPEC", "brightingest_register_formats"]
 SPEC = FormatSpec(
     name="prompt-completion",
     version="1",
-    description="prompt/completion pairs: {prompt, completion}",
-    detect=fields_score(required=("prompt", "completion"), optional=("id",)),
+    description="prompt/completion pairs: {prompt, completion}, as strings or message lists",
+    detect=fields_score(required=("prompt", "completion"), optional=("id", "label")),
     mapping=Mapping(
         signature=("prompt", "completion"),
-        parts=(Message("user", "prompt"), Message("assistant", "completion")),
+        parts=(
+            ListOfTurns("prompt", string_role="user", assistant_weight=0),
+            ListOfTurns("completion", string_role="assistant"),
+        ),
         id="id",
         metadata="rest",
+        desirable="label",
     ),
 )
 

@@ -1,5 +1,9 @@
 """Built-in format ``sharegpt``: ``{"conversations": [{"from", "value"}], "system"?: ...}``.
 
+Items may also use ``role``/``content`` keys (Unsloth's ``standardize_sharegpt`` output and
+LLaMA-Factory's ``tags`` option write them); each item uses whichever of ``from``/``role`` and
+``value``/``content`` it has.
+
 Speaker names go through :data:`~brightingest.formats._common.SHAREGPT_ROLES`
 (``human``/``user``, ``gpt``/``assistant``/``chatgpt``/``bing``, ``observation``/``tool``,
 ``function_call``...). A top-level ``system`` becomes the first message, ``id`` the ``id`` column;
@@ -104,11 +108,11 @@ def link_tool_calls(batch: pa.RecordBatch) -> pa.RecordBatch:
 SPEC = FormatSpec(
     name="sharegpt",
     version="1",
-    description="ShareGPT: {conversations: [{from, value}], system?}",
+    description="ShareGPT: {conversations: [{from, value} or {role, content}], system?}",
     detect=fields_score(
         required=("conversations",),
         optional=("system", "tools", "id"),
-        items={"conversations": ("from", "value")},
+        items={"conversations": (("from", "role"), ("value", "content"))},
     ),
     mapping=Mapping(
         signature=("conversations",),
@@ -116,8 +120,8 @@ SPEC = FormatSpec(
             Message("system", "system", optional=True),
             ListOfTurns(
                 "conversations",
-                role="from",
-                content="value",
+                role=("from", "role"),
+                content=("value", "content"),
                 roles=SHAREGPT_ROLES,
                 name=None,
                 tool_calls=None,
