@@ -74,6 +74,9 @@ class Message:
         optional: A missing, null or empty first field yields no message instead of an error.
         weight: The message's ``weight`` (0 or 1); ``None`` leaves it null (trained if assistant).
         separator: Joins the values of several fields.
+        overridable: The message is dropped when another part gives one of the same role (a
+            top-level ``system`` beside a system turn in the conversation: the turn wins, as in
+            LLaMA-Factory).
     """
 
     role: str
@@ -81,6 +84,7 @@ class Message:
     optional: bool = False
     weight: int | None = None
     separator: str = "\n\n"
+    overridable: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         fields = (self.fields,) if isinstance(self.fields, str) else tuple(self.fields)
@@ -91,6 +95,7 @@ class Message:
             "optional": self.optional,
             "weight": self.weight,
             "separator": self.separator,
+            "overridable": self.overridable,
         }
 
     def reads(self) -> tuple[str, ...]:
@@ -113,7 +118,8 @@ class ListOfTurns:
         name: Key of the optional author name, or ``None``.
         tool_calls: Key of the optional tool calls (kept as JSON text), or ``None``.
         tool_call_id: Key of the optional tool call id, or ``None``.
-        weight: Key of the optional per-message weight (0 or 1), or ``None``.
+        weight: Key of the optional per-message weight (0 or 1; a boolean counts as 1 or 0),
+            alternative keys, or ``None`` (OpenAI: ``("weight", "training")``, axolotl's flag).
         assistant_weight: Weight given to assistant turns that carry no weight of their own
             (BrightRun history: 0, so that only the target response is trained).
         optional: A missing or null field yields no messages instead of ``missing_field``.
@@ -128,7 +134,7 @@ class ListOfTurns:
     name: str | None = "name"
     tool_calls: str | None = "tool_calls"
     tool_call_id: str | None = "tool_call_id"
-    weight: str | None = "weight"
+    weight: str | tuple[str, ...] | None = "weight"
     assistant_weight: int | None = None
     optional: bool = False
     string_role: str | None = None
@@ -143,7 +149,7 @@ class ListOfTurns:
             "name_key": self.name,
             "tool_calls_key": self.tool_calls,
             "tool_call_id_key": self.tool_call_id,
-            "weight_key": self.weight,
+            "weight_key": None if self.weight is None else _keys(self.weight),
             "assistant_weight": self.assistant_weight,
             "optional": self.optional,
             "string_role": self.string_role,

@@ -32,6 +32,10 @@ pub enum Part {
         weight: Option<i8>,
         #[serde(default = "default_sep")]
         separator: String,
+        /// Dropped when another part gives a message of the same role (a top-level `system`
+        /// beside an inline system turn: LLaMA-Factory lets the inline one override it).
+        #[serde(default)]
+        overridable: bool,
     },
     /// A list of message objects.
     List {
@@ -50,8 +54,9 @@ pub enum Part {
         tool_calls_key: Option<String>,
         #[serde(default)]
         tool_call_id_key: Option<String>,
+        /// Alternatives as for `role_key`; a boolean (axolotl's `training`) is 1 or 0.
         #[serde(default)]
-        weight_key: Option<String>,
+        weight_key: Option<Keys>,
         #[serde(default)]
         assistant_weight: Option<i8>,
         #[serde(default)]
@@ -107,17 +112,42 @@ impl<'de> Deserialize<'de> for Keys {
 impl Keys {
     /// The value of the first of these keys present in `obj` (not null), with the key used:
     /// the first key when none is present, for the error's field path.
+    #[inline(always)]
     fn take<'k, 'a>(&'k self, obj: &mut [(Cow<'a, str>, Json<'a>)]) -> (&'k str, Option<Json<'a>>) {
-        let mut found = (self.0[0].as_str(), None);
-        for key in &self.0 {
-            match take_in(obj, key) {
-                None => continue,
-                Some(Json::Null) if found.1.is_none() => found = (key.as_str(), Some(Json::Null)),
-                Some(Json::Null) => {}
-                Some(v) => return (key.as_str(), Some(v)),
+        match self.0.as_slice() {
+            [only] => (only, take_in(obj, only)),
+            _ => self.take_any(obj),
+        }
+    }
+
+    /// [`Keys::take`] with alternatives, in one pass over the item (keys are unique in it).
+    fn take_any<'k, 'a>(
+        &'k self,
+        obj: &mut [(Cow<'a, str>, Json<'a>)],
+    ) -> (&'k str, Option<Json<'a>>) {
+        // (rank of the key in the list, entry index): the best non-null, and the best null
+        let mut value: Option<(usize, usize)> = None;
+        let mut null: Option<(usize, usize)> = None;
+        for (at, (k, v)) in obj.iter().enumerate() {
+            let Some(rank) = self.0.iter().position(|key| key == k) else {
+                continue;
+            };
+            let slot = if matches!(v, Json::Null) {
+                &mut null
+            } else {
+                &mut value
+            };
+            if slot.is_none_or(|(best, _)| rank < best) {
+                *slot = Some((rank, at));
             }
         }
-        found
+        match value.or(null) {
+            Some((rank, at)) => (
+                self.0[rank].as_str(),
+                Some(std::mem::replace(&mut obj[at].1, Json::Null)),
+            ),
+            None => (self.0[0].as_str(), None),
+        }
     }
 
     /// `"from"`, or `"from" (or "role")` for the error of a row with none of them.
@@ -468,6 +498,8 @@ impl FormatSet {
         let mut msgs: BVec<'a, Msg<'a>> = BVec::with_capacity_in(8, bump);
         // Where each message came from, for error messages only: built without allocating.
         let mut srcs: BVec<'_, Src<'_>> = BVec::with_capacity_in(8, bump);
+        // Messages of overridable parts (allocates only when there is one).
+        let mut overridables: BVec<'_, usize> = BVec::new_in(bump);
         for part in &f.parts {
             match part {
                 Part::Message {
@@ -476,6 +508,7 @@ impl FormatSet {
                     optional,
                     weight,
                     separator,
+                    overridable,
                 } => {
                     let first = take(fields, bump, &names[0]);
                     let mut content: Cow<'a, str> = match first {
@@ -503,6 +536,9 @@ impl FormatSet {
                         }
                     }
                     let role = canonical_role(role, &HashMap::new(), &f.roles).unwrap_or("user");
+                    if *overridable {
+                        overridables.push(msgs.len());
+                    }
                     msgs.push(Msg {
                         role,
                         content,
@@ -584,22 +620,36 @@ impl FormatSet {
                                 return Err(wrong_type(&role_path(), "a string", &other))
                             }
                         };
-                        let tool_calls =
-                            match tool_calls_key.as_deref().and_then(|k| take_in(&mut obj, k)) {
-                                None | Some(Json::Null) => None,
-                                Some(Json::Arr(a)) if a.is_empty() => None,
-                                Some(v @ Json::Arr(_)) => Some(v.to_json()),
-                                Some(other) => {
-                                    let k = tool_calls_key.as_deref().unwrap_or("tool_calls");
-                                    return Err(wrong_type(&src.sub(k), "a list", &other));
-                                }
-                            };
                         let (content_key, content_value) = content_keys.take(&mut obj);
+                        // Most items are a role and a content, nothing else: no other key to
+                        // look up (each lookup is a scan of the item).
+                        let bare = obj.len() == 2 && content_value.is_some();
+                        let tool_calls = match tool_calls_key
+                            .as_deref()
+                            .filter(|_| !bare)
+                            .and_then(|k| take_in(&mut obj, k))
+                        {
+                            None | Some(Json::Null) => None,
+                            Some(Json::Arr(a)) if a.is_empty() => None,
+                            Some(Json::Arr(mut calls)) => {
+                                string_arguments(&mut calls);
+                                Some(Json::Arr(calls).to_json())
+                            }
+                            Some(other) => {
+                                let k = tool_calls_key.as_deref().unwrap_or("tool_calls");
+                                return Err(wrong_type(&src.sub(k), "a list", &other));
+                            }
+                        };
                         let content_path = || src.sub(content_key);
                         let content = match content_value {
                             Some(Json::Str(s)) => s,
                             Some(Json::Arr(parts)) => text_parts(parts, &content_path())?,
                             None | Some(Json::Null) if tool_calls.is_some() => Cow::Borrowed(""),
+                            None | Some(Json::Null)
+                                if take_in(&mut obj, "function_call").is_some() =>
+                            {
+                                return Err(legacy_function_call(&src.sub("function_call")))
+                            }
                             None | Some(Json::Null) => {
                                 return Err(missing_one_of(
                                     &content_path(),
@@ -615,9 +665,12 @@ impl FormatSet {
                                 ))
                             }
                         };
-                        let weight_path = || src.sub(weight_key.as_deref().unwrap_or("weight"));
-                        let weight = match weight_key.as_deref().and_then(|k| take_in(&mut obj, k))
-                        {
+                        let (weight_key, weight_value) = match weight_key {
+                            Some(keys) if !bare => keys.take(&mut obj),
+                            _ => ("weight", None),
+                        };
+                        let weight_path = || src.sub(weight_key);
+                        let weight = match weight_value {
                             None | Some(Json::Null) => {
                                 if role == "assistant" {
                                     *assistant_weight
@@ -645,8 +698,14 @@ impl FormatSet {
                             .with_field(src.sub(k))
                             .with_hint("move the calls to the assistant message before, or fix the export's roles"));
                         }
-                        let name = opt_str(&mut obj, name_key.as_deref(), src)?;
-                        let tool_call_id = opt_str(&mut obj, tool_call_id_key.as_deref(), src)?;
+                        let (name, tool_call_id) = if bare {
+                            (None, None)
+                        } else {
+                            (
+                                opt_str(&mut obj, name_key.as_deref(), src)?,
+                                opt_str(&mut obj, tool_call_id_key.as_deref(), src)?,
+                            )
+                        };
                         if let (Some(key), "tool", None) =
                             (tool_call_id_key.as_deref(), role, &tool_call_id)
                         {
@@ -722,6 +781,17 @@ impl FormatSet {
                 }
             }
         }
+        for &at in overridables.iter().rev() {
+            let role = msgs[at].role;
+            if msgs
+                .iter()
+                .enumerate()
+                .any(|(i, m)| i != at && m.role == role)
+            {
+                msgs.remove(at);
+                srcs.remove(at);
+            }
+        }
         validate(&msgs, &srcs)?;
         if let Some(key) = f.desirable.as_deref() {
             if is_false(fields, key) {
@@ -788,6 +858,24 @@ fn check_weight(name: &str, w: Option<i8>) -> Result<(), IngestError> {
     }
 }
 
+/// OpenAI wants each call's `function.arguments` as JSON text; Hugging Face chat templates take
+/// an object. An object (or array) there is written as its JSON text, so that what is written
+/// back is valid OpenAI data and every row reads the same.
+fn string_arguments(calls: &mut [Json<'_>]) {
+    for call in calls {
+        let Json::Obj(entries) = call else { continue };
+        let Some((_, Json::Obj(function))) = entries.iter_mut().find(|(k, _)| k == "function")
+        else {
+            continue;
+        };
+        if let Some((_, arguments)) = function.iter_mut().find(|(k, _)| k == "arguments") {
+            if matches!(arguments, Json::Obj(_) | Json::Arr(_)) {
+                *arguments = Json::Str(Cow::Owned(arguments.to_json()));
+            }
+        }
+    }
+}
+
 /// Whether the top-level field `key` is the JSON `false` (read in place: it stays in metadata).
 fn is_false(fields: &[(Cow<'_, str>, Field<'_>)], key: &str) -> bool {
     fields.iter().any(|(k, v)| {
@@ -830,6 +918,7 @@ fn take<'a>(
     }
 }
 
+#[inline(always)]
 fn take_in<'a>(obj: &mut [(Cow<'a, str>, Json<'a>)], key: &str) -> Option<Json<'a>> {
     obj.iter_mut()
         .find(|(k, _)| k == key)
@@ -936,6 +1025,9 @@ fn text_parts<'a>(parts: BVec<'a, Json<'a>>, path: &str) -> Result<Cow<'a, str>,
 }
 
 fn parse_weight(v: &Json<'_>, path: impl Fn() -> String) -> Result<i8, LineIssue> {
+    if let Json::Bool(b) = v {
+        return Ok(i8::from(*b));
+    }
     if let Json::Num(n) = v {
         if let Some(i) = n.as_i64() {
             if i == 0 || i == 1 {
@@ -1156,6 +1248,17 @@ fn missing(path: &str, format: &str) -> LineIssue {
         ))
 }
 
+/// OpenAI's deprecated `function_call` (and `function` role): say so, not "missing content".
+#[cold]
+fn legacy_function_call(path: &str) -> LineIssue {
+    LineIssue::new(
+        Category::WrongType,
+        "a legacy \"function_call\" message (deprecated by OpenAI; not read)",
+    )
+    .with_field(path)
+    .with_hint("convert it to \"tool_calls\": [{\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\"}}] and each \"function\" result to a \"tool\" message with that \"tool_call_id\" (and \"functions\" to \"tools\")")
+}
+
 /// [`missing`] for an item key with alternatives: `missing field "from" (or "role")`.
 #[cold]
 fn missing_one_of(path: &str, keys: &str, format: &str) -> LineIssue {
@@ -1205,10 +1308,14 @@ fn unknown_role(
         format!("unknown role {} (expected {})", quote(role, 40), names.join(", ")),
     )
     .with_field(path)
-    .with_hint(format!(
-        "map it in the format's roles, e.g. roles={{{}: \"assistant\"}}, or use policy=\"quarantine\" to set such rows aside",
-        quote(role, 40)
-    ))
+    .with_hint(if role == "function" {
+        "a \"function\" message is OpenAI's deprecated function calling: make it a \"tool\" message with the \"tool_call_id\" of the call it answers".to_string()
+    } else {
+        format!(
+            "map it in the format's roles, e.g. roles={{{}: \"assistant\"}}, or use policy=\"quarantine\" to set such rows aside",
+            quote(role, 40)
+        )
+    })
 }
 
 #[cfg(test)]

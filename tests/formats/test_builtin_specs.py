@@ -245,3 +245,47 @@ def test_prompt_completion_reads_trl_conversational_rows_and_skips_kto_false_lab
         '{"label":true}',
         '{"label":"positive"}',
     ]
+
+
+def test_llamafactory_kto_tag_false_rows_are_never_trained(write_jsonl) -> None:
+    alpaca = [
+        {"instruction": "Capital of France?", "input": "", "output": "Paris.", "kto_tag": True},
+        {"instruction": "Capital of France?", "input": "", "output": "Berlin.", "kto_tag": False},
+    ]
+    sharegpt = [
+        {"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello"}]},
+        {
+            "conversations": [
+                {"from": "human", "value": "Hi"},
+                {"from": "gpt", "value": "Go away"},
+            ],
+            "kto_tag": False,
+        },
+    ]
+    for fmt, rows in (("alpaca", alpaca), ("sharegpt", sharegpt)):
+        ds = bi.load(write_jsonl(rows, f"{fmt}.jsonl"))
+        assert ds.format == fmt
+        assert ds.report.rows_kept == 1
+        assert ds.report.skipped == {"no_trainable_assistant": 1}
+        (example,) = ds.report.examples
+        assert (example["line"], example["field"]) == (2, "kto_tag")
+
+
+def test_sharegpt_system_turn_overrides_the_system_field(write_jsonl) -> None:
+    rows = [
+        {
+            "system": "Top-level.",
+            "conversations": [
+                {"from": "system", "value": "Inline."},
+                {"from": "human", "value": "a"},
+                {"from": "gpt", "value": "b"},
+            ],
+        },
+        {
+            "system": "Top-level.",
+            "conversations": [{"from": "human", "value": "a"}, {"from": "gpt", "value": "b"}],
+        },
+    ]
+    ds = bi.load(write_jsonl(rows))
+    assert [m["content"] for m in ds.messages_as_python(0)] == ["Inline.", "a", "b"]
+    assert [m["content"] for m in ds.messages_as_python(1)] == ["Top-level.", "a", "b"]

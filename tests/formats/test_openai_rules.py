@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import brightingest as bi
-from brightingest.writers import openai_problems
+from brightingest.writers import openai_problems, write_openai
 
 pytestmark = pytest.mark.usefixtures("core")
 
@@ -142,3 +142,100 @@ def test_bare_function_definitions_are_wrapped_in_openais_shape(
     assert openai_problems({"messages": [USER, ASSISTANT], "tools": [bare]}) == [
         'tools[0] must be {"type": "function", "function": {"name", ...}}'
     ]
+
+
+def test_call_arguments_given_as_objects_are_written_as_json_text(
+    write_jsonl: Any, tmp_path: Path
+) -> None:
+    # Hugging Face chat templates take arguments as an object; OpenAI wants a JSON string.
+    call = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "f", "arguments": {"city": "Rome"}},
+    }
+    as_text = {**call, "function": {"name": "f", "arguments": '{"city":"Rome"}'}}
+    rows = [
+        {
+            "messages": [
+                USER,
+                {"role": "assistant", "content": None, "tool_calls": [call]},
+                {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+                ASSISTANT,
+            ]
+        }
+    ]
+    ds = _read(write_jsonl, rows)
+    out = tmp_path / "out.jsonl"
+    write_openai(ds.table, out)
+    written = json.loads(out.read_text())["messages"][1]["tool_calls"]
+    assert written == [as_text]
+    assert openai_problems(json.loads(out.read_text())) == []
+
+
+def test_legacy_function_calling_is_refused_saying_how_to_convert(write_jsonl: Any) -> None:
+    legacy = {"role": "assistant", "function_call": {"name": "f", "arguments": "{}"}}
+    rows = [
+        {"messages": [USER, legacy]},
+        {"messages": [USER, {**legacy, "content": None}]},
+        {"messages": [USER, {"role": "function", "name": "f", "content": "x"}, ASSISTANT]},
+        {"messages": [USER, ASSISTANT]},
+    ]
+    ds = _read(write_jsonl, rows)
+    skips = _skips(ds)
+    assert skips[1] == (
+        "wrong_type",
+        'messages[1].function_call: a legacy "function_call" message '
+        "(deprecated by OpenAI; not read)",
+    )
+    assert skips[2] == skips[1]
+    assert skips[3][0] == "unknown_role"
+    examples = {e["line"]: e for e in ds.report.to_dict()["examples"]}
+    assert '"tool_calls"' in examples[1]["hint"]
+    assert "deprecated function calling" in examples[3]["hint"]
+
+
+def test_a_top_level_system_is_the_first_message_unless_messages_has_one(
+    write_jsonl: Any,
+) -> None:
+    rows = [
+        {"system": "Be a pirate.", "messages": [USER, ASSISTANT]},
+        {"system": "Top.", "messages": [{"role": "system", "content": "Inline."}, USER, ASSISTANT]},
+        {"system": "", "messages": [USER, ASSISTANT]},
+    ]
+    ds = _read(write_jsonl, rows)
+    assert ds.report.rows_kept == 3
+    firsts = [ds.messages_as_python(i)[0] for i in range(3)]
+    assert firsts == [
+        {"role": "system", "content": "Be a pirate."},
+        {"role": "system", "content": "Inline."},
+        USER,
+    ]
+    assert [len(ds.messages_as_python(i)) for i in range(3)] == [3, 3, 2]
+    assert ds.table.column("metadata").to_pylist() == [None, None, None]
+
+
+def test_axolotl_training_flags_are_weights(write_jsonl: Any) -> None:
+    rows = [
+        {
+            "messages": [
+                {"role": "system", "content": "s", "training": False},
+                {"role": "user", "content": "u", "training": False},
+                {"role": "assistant", "content": "bad greeting", "training": False},
+                {"role": "user", "content": "u2"},
+                {"role": "assistant", "content": "good", "training": True},
+            ]
+        },
+        {"messages": [USER, {"role": "assistant", "content": "a", "training": False}]},
+        {"messages": [{"role": "user", "content": "u", "training": True}, ASSISTANT]},
+        # "weight" wins over "training" when a message has both
+        {"messages": [USER, {"role": "assistant", "content": "a", "weight": 1, "training": False}]},
+    ]
+    ds = _read(write_jsonl, rows)
+    assert [m.get("weight") for m in ds.messages_as_python(0)] == [None, None, 0, None, 1]
+    skips = _skips(ds)
+    assert skips[2][0] == "no_trainable_assistant"
+    assert skips[3] == (
+        "invalid_weight",
+        "messages[0].training: weight 1 on a user message: only assistant messages are trained",
+    )
+    assert [m.get("weight") for m in ds.messages_as_python(1)] == [None, 1]

@@ -300,7 +300,7 @@ def test_builtin_module_is_a_plain_hookimpl_plugin() -> None:
     mapping = found[0].mapping
     assert mapping is not None
     assert mapping.tools == "tools"
-    assert isinstance(mapping.parts[0], ListOfTurns)
+    assert isinstance(mapping.parts[-1], ListOfTurns)
 
 
 @pytest.mark.parametrize(

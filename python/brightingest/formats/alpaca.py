@@ -2,7 +2,9 @@
 
 ``input`` is joined to ``instruction`` (blank line between) as the user message; ``history``
 (``[[user, assistant], ...]`` earlier turns) comes before it; ``system`` first; ``id`` is the
-``id`` column. Other fields are kept in ``metadata``.
+``id`` column. Other fields are kept in ``metadata``. A row of LLaMA-Factory's KTO data with
+``"kto_tag": false`` is skipped as ``no_trainable_assistant`` (its output is an example of what
+not to say), never trained on.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ SPEC = FormatSpec(
         ),
         id="id",
         metadata="rest",
+        desirable="kto_tag",
     ),
 )
 

@@ -10,13 +10,21 @@ valid: ``tools`` must be a list of objects (``wrong_type``; JSON text of one is 
 list is no tools); a ``tool`` message needs its ``tool_call_id`` (``missing_field``); only
 assistant messages carry ``tool_calls`` (``wrong_type``); a ``weight`` of 1 off an assistant
 message is ``invalid_weight``, a 0 there is accepted and dropped (it says what holds anyway).
+A call's ``function.arguments`` given as an object (as Hugging Face chat templates take it) is
+written as its JSON text, as OpenAI requires. A legacy ``function_call`` message or ``function``
+role is refused, saying how to convert it.
+
+Two shapes that axolotl and LLaMA-Factory read from ``messages`` rows are read too: a top-level
+``system`` becomes the first message unless ``messages`` has a system message of its own (which
+wins), and a message's boolean ``training`` flag (axolotl's ``message_field_training``) is its
+weight: ``false`` on an assistant message is weight 0.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from brightingest.mapping import ListOfTurns, Mapping
+from brightingest.mapping import ListOfTurns, Mapping, Message
 from brightingest.plugins import FormatSpec, fields_score, hookimpl
 
 __all__ = ["SPEC", "brightingest_register_formats"]
@@ -27,12 +35,15 @@ SPEC = FormatSpec(
     description="OpenAI chat fine-tuning JSONL: {messages: [{role, content, ...}], tools?}",
     detect=fields_score(
         required=("messages",),
-        optional=("tools", "parallel_tool_calls", "functions"),
+        optional=("tools", "parallel_tool_calls", "functions", "system"),
         items={"messages": ("role",)},
     ),
     mapping=Mapping(
         signature=("messages",),
-        parts=(ListOfTurns("messages"),),
+        parts=(
+            Message("system", "system", optional=True, overridable=True),
+            ListOfTurns("messages", weight=("weight", "training")),
+        ),
         tools="tools",
         id="id",
         metadata="rest",

@@ -1,5 +1,9 @@
 """Built-in format ``sharegpt``: ``{"conversations": [{"from", "value"}], "system"?: ...}``.
 
+A system turn in ``conversations`` overrides a top-level ``system`` (as in LLaMA-Factory). A
+row of LLaMA-Factory's KTO data with ``"kto_tag": false`` is skipped as
+``no_trainable_assistant`` (its answer is an example of what not to say), never trained on.
+
 Items may also use ``role``/``content`` keys (Unsloth's ``standardize_sharegpt`` output and
 LLaMA-Factory's ``tags`` option write them); each item uses whichever of ``from``/``role`` and
 ``value``/``content`` it has.
@@ -117,7 +121,7 @@ SPEC = FormatSpec(
     mapping=Mapping(
         signature=("conversations",),
         parts=(
-            Message("system", "system", optional=True),
+            Message("system", "system", optional=True, overridable=True),
             ListOfTurns(
                 "conversations",
                 role=("from", "role"),
@@ -132,6 +136,7 @@ SPEC = FormatSpec(
         tools="tools",
         id="id",
         metadata="rest",
+        desirable="kto_tag",
     ),
     transform=link_tool_calls,
 )
