@@ -465,6 +465,7 @@ class _Ingest:
             row = json.loads(text)
             problem: tuple[str, str, str | None] | None
             messages: list[dict[str, Any]] = []
+            extras: dict[str, str | None] = {}
             if not isinstance(row, dict):
                 problem = (
                     "not_an_object",
@@ -497,6 +498,7 @@ class _Ingest:
                             None,
                         )
                     else:
+                        mapped, extras = _record_extras(mapped, self.slow)
                         messages, problem = _normalize_messages(mapped, self.slow)
             if problem is not None:
                 self._reject(problem, file=file, line=line, text=text)
@@ -505,9 +507,7 @@ class _Ingest:
             out.append(
                 {
                     "messages": messages,
-                    "tools": None,
-                    "id": None,
-                    "metadata": None,
+                    **extras,
                     "source_file": file,
                     "source_line": line,
                     "format": spec.name,
@@ -569,6 +569,48 @@ def _json_kind(value: Any) -> str:
     if value is None:
         return "null"
     return "number"
+
+
+def _record_extras(mapped: Any, entry: RegisteredFormat) -> tuple[Any, dict[str, str | None]]:
+    """Split a ``map_record`` result given as ``{"messages", "id"?, "tools"?, "metadata"?}``
+    into its messages and the ``id``, ``tools`` and ``metadata`` columns (JSON text), as the
+    core fills them for a declarative mapping; a plain list of messages fills none."""
+    extras: dict[str, str | None] = {"tools": None, "id": None, "metadata": None}
+    if not isinstance(mapped, dict):
+        return mapped, extras
+
+    def broken(what: str) -> PluginError:
+        return PluginError(
+            f'format "{entry.spec.name}" ({entry.origin}): map_record returned {what}.',
+            code="plugin_contract",
+            plugin=entry.plugin,
+            distribution=entry.distribution,
+            hint='return a list of messages, or {"messages": [...], "id"?: str or int, '
+            '"tools"?: [tool objects], "metadata"?: {...}}, or None',
+        )
+
+    unknown = sorted(set(mapped) - {"messages", "id", "tools", "metadata"})
+    if unknown or "messages" not in mapped:
+        what = f"unknown keys {', '.join(unknown)}" if unknown else "no messages"
+        raise broken(f"a record with {what}")
+    record_id = mapped.get("id")
+    if record_id is not None:
+        if isinstance(record_id, bool) or not isinstance(record_id, str | int | float):
+            raise broken(f"an id of type {type(record_id).__name__}")
+        extras["id"] = str(record_id)
+    tools = mapped.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+            raise broken("tools that are not a list of objects")
+        if tools:
+            extras["tools"] = json.dumps(tools, ensure_ascii=False, separators=(",", ":"))
+    metadata = mapped.get("metadata")
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            raise broken(f"metadata of type {type(metadata).__name__}, not an object")
+        if metadata:
+            extras["metadata"] = json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
+    return mapped["messages"], extras
 
 
 def _normalize_messages(

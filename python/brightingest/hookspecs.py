@@ -46,8 +46,9 @@ detects it. Check the plugin against the contract in its own tests with
 
 What a declaration cannot express goes in ``FormatSpec.transform`` (an Arrow record batch of
 rows the mapping produced in, a batch of the same rows out: vectorized, once per batch). A format
-with no mapping at all may give ``FormatSpec.map_record`` (one JSON row in, its messages out):
-that is the slow path, a Python call per row.
+with no mapping at all may give ``FormatSpec.map_record`` (one JSON row in, its messages out, or
+``{"messages", "id", "tools", "metadata"}`` to fill those columns too): that is the slow path, a
+Python call per row.
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ MIN_SCORE = 1e-9
 
 Detector = Callable[[Any], float]
 Transform = Callable[["pa.RecordBatch"], "pa.RecordBatch"]
-MapRecord = Callable[[dict[str, Any]], "list[dict[str, Any]] | None"]
+MapRecord = Callable[[dict[str, Any]], "list[dict[str, Any]] | dict[str, Any] | None"]
 
 
 def fields_score(
@@ -150,7 +150,9 @@ class FormatSpec:
         map_record: The slow path, for a format without ``mapping``: one parsed JSON row in,
             its messages (OpenAI-style dicts: ``role``, ``content``, optional ``weight``,
             ``name``, ``tool_calls``, ``tool_call_id``) out, or ``None`` if the row is not of
-            this format. Runs Python once per row; raise
+            this format. To fill the ``id``, ``tools`` and ``metadata`` columns too, return
+            ``{"messages": [...], "id"?: str | int, "tools"?: [...], "metadata"?: {...}}``.
+            Runs Python once per row; raise
             :class:`~brightingest.errors.MappingError` with a report category as ``code`` to
             reject a row with a reason.
 

@@ -21,7 +21,7 @@ from brightingest.errors import (
     PluginError,
 )
 from brightingest.mapping import Mapping, Message
-from brightingest.plugins import FormatSpec, as_plugin
+from brightingest.plugins import FormatSpec, as_plugin, get_plugin_manager
 from brightingest.report import IngestReport
 from brightingest.writers import openai_problems
 from tests._support.data import BRIGHTRUN_META, SAMPLE_ROWS
@@ -616,6 +616,45 @@ def test_slow_path_function_raising_is_a_plugin_error(write_jsonl, pm) -> None:
         'format "broken" (plugin "broken-plugin"): map_record raised KeyError: '
         f"'turns' (at {path}:1)"
     )
+
+
+def test_slow_path_record_may_fill_id_tools_and_metadata(write_jsonl, pm) -> None:
+    def mapped(row: dict[str, Any]) -> dict[str, Any]:
+        rest = {k: v for k, v in row.items() if k not in ("dialog", "key", "tools")}
+        return {
+            "messages": _map_lines(row),
+            "id": row["key"],
+            "tools": row["tools"],
+            "metadata": rest,
+        }
+
+    spec = FormatSpec("rec", "1", detect=lambda r: 1.0 if "dialog" in r else 0.0, map_record=mapped)
+    pm.register(as_plugin(spec), name="rec")
+    tool = {"type": "function", "function": {"name": "f", "parameters": {}}}
+    path = write_jsonl(
+        [
+            {"dialog": "Q: a\nA: b", "key": 7, "tools": [tool], "score": 0.5, "note": "é"},
+            {"dialog": "Q: c\nA: d", "key": "k2", "tools": []},
+        ]
+    )
+    table = bi.load(path, pm=pm).table
+    assert table.column("id").to_pylist() == ["7", "k2"]
+    assert [json.loads(t) if t else t for t in table.column("tools").to_pylist()] == [[tool], None]
+    assert table.column("metadata").to_pylist() == ['{"score":0.5,"note":"é"}', None]
+
+    for bad, problem in (
+        ({"messages": [], "label": 1}, "a record with unknown keys label"),
+        ({"id": "x"}, "a record with no messages"),
+        ({"messages": [], "id": ["x"]}, "an id of type list"),
+        ({"messages": [], "tools": {"a": 1}}, "tools that are not a list of objects"),
+        ({"messages": [], "metadata": "x"}, "metadata of type str, not an object"),
+    ):
+        spec = FormatSpec("rec-bad", "1", detect=lambda r: 1.0, map_record=lambda r, b=bad: b)
+        bad_pm = get_plugin_manager(autoload=False)
+        bad_pm.register(as_plugin(spec), name="rec-bad")
+        with pytest.raises(PluginError, match=problem) as info:
+            bi.load(path, pm=bad_pm, format="rec-bad")
+        assert info.value.code == "plugin_contract"
 
 
 def test_import_is_cheap_and_formats_is_callable_after_submodule_imports() -> None:

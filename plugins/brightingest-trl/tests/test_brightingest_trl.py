@@ -1,17 +1,26 @@
-"""brightingest-trl checked with brightingest's plugin test kit, plus its own cases."""
+"""brightingest-trl checked with brightingest's plugin test kit, plus its own cases.
+
+The rows follow the documented shapes of their sources: TRL's dataset formats
+(https://huggingface.co/docs/trl/dataset_formats), LLaMA-Factory's data/README.md ("Preference
+Dataset" for Alpaca and ShareGPT), HuggingFaceH4/ultrafeedback_binarized and Anthropic/hh-rlhf.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import brightingest_trl
 import pytest
 
+from brightingest.errors import MappingError
 from brightingest.plugins import get_plugin_manager
 from brightingest.testing import builtin_plugin_manager, check_format, write_rows
 
+# TRL, standard form with an explicit prompt.
 STANDARD = {"prompt": "The sky is", "chosen": " blue.", "rejected": " green."}
+# TRL, conversational form with an explicit prompt.
 CONVERSATIONAL = {
     "prompt": [
         {"role": "system", "content": "Be polite."},
@@ -20,16 +29,180 @@ CONVERSATIONAL = {
     "chosen": [{"role": "assistant", "content": "Hello! How can I help?"}],
     "rejected": [{"role": "assistant", "content": "What."}],
 }
+# Shape 1: LLaMA-Factory, Alpaca preference dataset.
+ALPACA = {
+    "instruction": "Translate to German",
+    "input": "good morning",
+    "chosen": "Guten Morgen.",
+    "rejected": "Gute Nacht.",
+    "system": "You are a translator.",
+    "history": [["Translate to German: thank you", "Danke."]],
+}
+# Shape 2: LLaMA-Factory, ShareGPT preference dataset.
+SHAREGPT = {
+    "conversations": [
+        {"from": "human", "value": "Hi"},
+        {"from": "gpt", "value": "Hello"},
+        {"from": "human", "value": "2+2?"},
+    ],
+    "chosen": {"from": "gpt", "value": "4"},
+    "rejected": {"from": "gpt", "value": "5"},
+    "system": "Answer with a number.",
+}
+# Shape 3: TRL conversational, multi-turn prompt.
+MULTI_TURN = {
+    "prompt": [
+        {"role": "user", "content": "What color is the sky?"},
+        {"role": "assistant", "content": "It is blue."},
+        {"role": "user", "content": "And at sunset?"},
+    ],
+    "chosen": [{"role": "assistant", "content": "Orange and red."}],
+    "rejected": [{"role": "assistant", "content": "Green."}],
+}
+# Shape 4: HuggingFaceH4/ultrafeedback_binarized (prefs splits).
+ULTRAFEEDBACK = {
+    "prompt": "What color is the sky?",
+    "prompt_id": "p1",
+    "chosen": [
+        {"role": "user", "content": "What color is the sky?"},
+        {"role": "assistant", "content": "It is blue."},
+    ],
+    "rejected": [
+        {"role": "user", "content": "What color is the sky?"},
+        {"role": "assistant", "content": "It is green."},
+    ],
+    "messages": [
+        {"role": "user", "content": "What color is the sky?"},
+        {"role": "assistant", "content": "It is blue."},
+    ],
+    "score_chosen": 8.0,
+    "score_rejected": 3.0,
+}
+# Shape 5: TRL implicit prompt, conversational and standard.
 IMPLICIT = {
     "chosen": [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"},
+    ],
+    "rejected": [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Go away"},
+    ],
+}
+IMPLICIT_MULTI_TURN = {
+    "chosen": [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"},
         {"role": "user", "content": "2+2?"},
         {"role": "assistant", "content": "4"},
     ],
     "rejected": [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"},
         {"role": "user", "content": "2+2?"},
         {"role": "assistant", "content": "5"},
     ],
 }
+IMPLICIT_STANDARD = {"chosen": "The sky is blue.", "rejected": "The sky is green."}
+# Shape 6: Anthropic/hh-rlhf.
+HH = {
+    "chosen": "\n\nHuman: What are some cuss words in english?\n\nAssistant: Here’s an incomplete "
+    "list.\n\nHuman: What's your favorite one?\n\nAssistant: I haven't even thought about it.",
+    "rejected": "\n\nHuman: What are some cuss words in english?\n\nAssistant: Here’s an "
+    "incomplete list.\n\nHuman: What's your favorite one?\n\nAssistant: Ass.",
+}
+
+SKY = [
+    {"role": "user", "content": "The sky is"},
+    {"role": "assistant", "content": " blue."},
+]
+EXPECTED: list[tuple[dict[str, Any], list[dict[str, Any]]]] = [
+    (STANDARD, SKY),
+    (
+        CONVERSATIONAL,
+        [
+            {"role": "system", "content": "Be polite."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello! How can I help?"},
+        ],
+    ),
+    (
+        ALPACA,
+        [
+            {"role": "system", "content": "You are a translator."},
+            {"role": "user", "content": "Translate to German: thank you"},
+            {"role": "assistant", "content": "Danke.", "weight": 0},
+            {"role": "user", "content": "Translate to German\n\ngood morning"},
+            {"role": "assistant", "content": "Guten Morgen."},
+        ],
+    ),
+    (
+        SHAREGPT,
+        [
+            {"role": "system", "content": "Answer with a number."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello", "weight": 0},
+            {"role": "user", "content": "2+2?"},
+            {"role": "assistant", "content": "4"},
+        ],
+    ),
+    (
+        MULTI_TURN,
+        [
+            {"role": "user", "content": "What color is the sky?"},
+            {"role": "assistant", "content": "It is blue.", "weight": 0},
+            {"role": "user", "content": "And at sunset?"},
+            {"role": "assistant", "content": "Orange and red."},
+        ],
+    ),
+    (
+        ULTRAFEEDBACK,
+        [
+            {"role": "user", "content": "What color is the sky?"},
+            {"role": "assistant", "content": "It is blue."},
+        ],
+    ),
+    (
+        IMPLICIT,
+        [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello"},
+        ],
+    ),
+    (
+        IMPLICIT_MULTI_TURN,
+        [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello", "weight": 0},
+            {"role": "user", "content": "2+2?"},
+            {"role": "assistant", "content": "4"},
+        ],
+    ),
+    (IMPLICIT_STANDARD, SKY),
+    (
+        HH,
+        [
+            {"role": "user", "content": "What are some cuss words in english?"},
+            {"role": "assistant", "content": "Here’s an incomplete list.", "weight": 0},
+            {"role": "user", "content": "What's your favorite one?"},
+            {"role": "assistant", "content": "I haven't even thought about it."},
+        ],
+    ),
+]
+
+
+def _pm() -> Any:
+    pm = builtin_plugin_manager()
+    pm.register(brightingest_trl, name="trl_preference")
+    return pm
+
+
+def _skips(path: Path) -> list[tuple[str, int, str | None, str]]:
+    """(category, line, field, message) of each skipped line of ``path`` read as trl-preference."""
+    import brightingest as bi
+
+    ds = bi.load(path, format="trl-preference", pm=_pm(), progress=False)
+    return [(e["category"], e["line"], e.get("field"), e["message"]) for e in ds.report.examples]
 
 
 def test_entry_point_is_declared() -> None:
@@ -55,36 +228,52 @@ def test_detect_scores() -> None:
     spec = brightingest_trl.SPEC
     assert spec.score(STANDARD) == 1.0
     assert spec.score({"chosen": "x"}) == 0.0  # a preference row has both sides
+    assert spec.score({"chosen": "x", "rejected": None}) == 0.0
     assert spec.score({"prompt": "p", "completion": "c"}) == 0.0
+    assert spec.score({"chosen": 1, "rejected": 2}) == 0.5  # ours, with values to complain about
+    for row, _ in EXPECTED:
+        assert spec.score(row) == 1.0, row
+
+
+@pytest.mark.parametrize(
+    ("row", "beaten"),
+    [
+        (ALPACA, "alpaca"),
+        (SHAREGPT, "sharegpt"),
+        (MULTI_TURN, "prompt-completion"),
+        (ULTRAFEEDBACK, "openai"),
+        (IMPLICIT, "openai"),
+        (HH, "alpaca"),
+    ],
+)
+def test_detection_picks_trl_preference_for_every_shape(
+    tmp_path: Path, row: dict[str, Any], beaten: str
+) -> None:
+    import brightingest as bi
+
+    path = write_rows(tmp_path / "prefs.jsonl", [row, row])
+    detection = bi.detect(path, pm=_pm())
+    scores = dict(detection.scores)
+    assert detection.best == "trl-preference"
+    assert scores["trl-preference"] - scores[beaten] > 0.05
 
 
 def test_plugin_contract_with_the_kit(tmp_path: Path) -> None:
     pytest.importorskip("brightingest._core")
     result = check_format(
         brightingest_trl,
-        good_rows=[STANDARD, CONVERSATIONAL, IMPLICIT],
-        expected_messages=[
-            [
-                {"role": "user", "content": "The sky is"},
-                {"role": "assistant", "content": " blue."},
-            ],
-            [
-                {"role": "system", "content": "Be polite."},
-                {"role": "user", "content": "Hi"},
-                {"role": "assistant", "content": "Hello! How can I help?"},
-            ],
-            [
-                {"role": "user", "content": "2+2?"},
-                {"role": "assistant", "content": "4"},
-            ],
-        ],
+        good_rows=[row for row, _ in EXPECTED],
+        expected_messages=[messages for _, messages in EXPECTED],
         bad_rows={
             "wrong_type": {"prompt": "p", "chosen": 42, "rejected": "r"},
+            "missing_field": {"chosen": "Sure!", "rejected": "Sorry."},
             "no_trainable_assistant": {
+                "prompt": "p",
                 "chosen": [{"role": "user", "content": "only a question"}],
                 "rejected": "r",
             },
             "unknown_role": {
+                "prompt": "p",
                 "chosen": [{"role": "bot", "content": "x"}],
                 "rejected": "r",
             },
@@ -93,20 +282,337 @@ def test_plugin_contract_with_the_kit(tmp_path: Path) -> None:
                 "chosen": [{"role": "assistant", "content": " "}],
                 "rejected": "r",
             },
+            "unsupported_format": {
+                "instruction": "Translate",
+                "prompt": "Translate",
+                "chosen": "x",
+                "rejected": "y",
+            },
         },
         tmp_path=tmp_path,
     )
-    assert result.rows == 3
+    assert result.rows == len(EXPECTED)
 
 
-def test_rejected_is_kept_in_metadata(tmp_path: Path) -> None:
+# -- shape 1: LLaMA-Factory Alpaca ----------------------------------------------------------------
+
+
+def test_alpaca_without_input_system_or_history() -> None:
+    row = {"instruction": "Name a prime number.", "input": "", "chosen": "7", "rejected": "8"}
+    assert brightingest_trl.map_record(row)["messages"] == [
+        {"role": "user", "content": "Name a prime number."},
+        {"role": "assistant", "content": "7"},
+    ]
+
+
+def test_alpaca_bad_rows(tmp_path: Path) -> None:
+    pytest.importorskip("brightingest._core")
+    path = write_rows(
+        tmp_path / "alpaca.jsonl",
+        [
+            ALPACA,
+            {**ALPACA, "history": [["only one half"]]},
+            {**ALPACA, "instruction": " ", "input": ""},
+            {**ALPACA, "input": ["not", "text"]},
+            {"input": "good morning", "chosen": "Guten Morgen.", "rejected": "Gute Nacht."},
+        ],
+    )
+    assert _skips(path) == [
+        ("wrong_type", 2, "history[0]", "expected a [user, assistant] pair of strings."),
+        ("empty_content", 3, "instruction", "the instruction is empty (and so is the input)."),
+        ("wrong_type", 4, "input", "expected a string, got a list."),
+        (
+            "missing_field",
+            5,
+            "instruction",
+            'the row has "input" but no "instruction" (LLaMA-Factory\'s Alpaca preference '
+            "shape): cannot tell what the prompt is.",
+        ),
+    ]
+
+
+# -- shape 2: LLaMA-Factory ShareGPT --------------------------------------------------------------
+
+
+def test_sharegpt_chosen_as_role_content_and_tool_turns_linked(tmp_path: Path) -> None:
     pytest.importorskip("brightingest._core")
     import brightingest as bi
 
-    pm = builtin_plugin_manager()
-    pm.register(brightingest_trl, name="trl_preference")
-    path = write_rows(tmp_path / "prefs.jsonl", [STANDARD, {**IMPLICIT, "id": "x1"}])
-    ds = bi.load(path, pm=pm)
+    row = {
+        "conversations": [
+            {"from": "human", "value": "Weather in Paris?"},
+            {"from": "function_call", "value": '{"name": "weather", "arguments": {"city": "P"}}'},
+            {"from": "observation", "value": '{"temp": 21}'},
+        ],
+        "chosen": {"role": "assistant", "content": "21 degrees."},
+        "rejected": {"role": "assistant", "content": "I don't know."},
+    }
+    assert brightingest_trl.map_record(row)["messages"] == [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": row["conversations"][1]["value"], "weight": 0},
+        {"role": "tool", "content": '{"temp": 21}'},
+        {"role": "assistant", "content": "21 degrees."},
+    ]
+    path = write_rows(tmp_path / "tools.jsonl", [row])
+    messages = bi.load(path, pm=_pm(), progress=False).messages_as_python(0)
+    call = {"name": "weather", "arguments": '{"city": "P"}'}
+    assert messages[1:3] == [
+        {
+            "role": "assistant",
+            "tool_calls": [{"id": "call_0", "type": "function", "function": call}],
+            "weight": 0,
+        },
+        {"role": "tool", "content": '{"temp": 21}', "tool_call_id": "call_0"},
+    ]
+
+
+def test_a_system_turn_in_the_prompt_overrides_the_top_level_system() -> None:
+    conversations = [{"from": "system", "value": "Be terse."}, *SHAREGPT["conversations"]]
+    messages = brightingest_trl.map_record({**SHAREGPT, "conversations": conversations})["messages"]
+    assert messages is not None
+    assert messages[:2] == [
+        {"role": "system", "content": "Be terse."},
+        {"role": "user", "content": "Hi"},
+    ]
+
+
+def test_sharegpt_bad_rows(tmp_path: Path) -> None:
+    pytest.importorskip("brightingest._core")
+    path = write_rows(
+        tmp_path / "sharegpt.jsonl",
+        [
+            SHAREGPT,
+            {**SHAREGPT, "chosen": {"from": "human", "value": "4"}},
+            {**SHAREGPT, "chosen": {"from": "bot", "value": "4"}},
+            {**SHAREGPT, "conversations": []},
+        ],
+    )
+    assert _skips(path) == [
+        (
+            "no_trainable_assistant",
+            2,
+            "chosen",
+            'the chosen reply is a "user" message, not an assistant\'s.',
+        ),
+        (
+            "unknown_role",
+            3,
+            "chosen.from",
+            'unknown role "bot" (expected system, developer, user, assistant, tool, or a '
+            "ShareGPT speaker such as human, gpt, observation, function_call).",
+        ),
+        ("empty_conversation", 4, "conversations", "the prompt is empty."),
+    ]
+
+
+# -- shapes 3 and 4: explicit prompts, and a chosen that repeats them -----------------------------
+
+
+def test_prompt_side_assistant_weights_are_forced_to_zero() -> None:
+    row = {
+        "prompt": [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello", "weight": 1},
+            {"role": "user", "content": "Bye"},
+        ],
+        "chosen": "Goodbye!",
+        "rejected": "No.",
+    }
+    assert brightingest_trl.map_record(row)["messages"] == [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello", "weight": 0},
+        {"role": "user", "content": "Bye"},
+        {"role": "assistant", "content": "Goodbye!"},
+    ]
+
+
+def test_chosen_repeating_only_the_end_of_the_prompt_is_not_duplicated() -> None:
+    row = {
+        "prompt": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "What color is the sky?"},
+        ],
+        "chosen": [
+            {"role": "user", "content": "What color is the sky? "},
+            {"role": "assistant", "content": "Blue."},
+        ],
+        "rejected": [{"role": "assistant", "content": "Green."}],
+    }
+    assert brightingest_trl.map_record(row)["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "What color is the sky?"},
+        {"role": "assistant", "content": "Blue."},
+    ]
+
+
+def test_ultrafeedback_reads_as_openai_would_read_its_messages(tmp_path: Path) -> None:
+    """The row has ``messages`` too; detection picks trl-preference, and the result is the
+    conversation the openai format reads from ``messages`` (the chosen one)."""
+    pytest.importorskip("brightingest._core")
+    import brightingest as bi
+
+    path = write_rows(tmp_path / "ultrafeedback.jsonl", [ULTRAFEEDBACK])
+    ours = bi.load(path, pm=_pm(), progress=False)
+    theirs = bi.load(path, format="openai", pm=_pm(), progress=False)
+    assert ours.format == "trl-preference"
+    assert ours.messages_as_python(0) == theirs.messages_as_python(0)
+
+
+# -- shape 5: implicit prompts --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("chosen", "rejected", "prompt", "answer"),
+    [
+        ("The sky is blue.", "The sky is green.", "The sky is", " blue."),
+        # Shared up to inside a word ("bl"): the prompt ends at the last whole word.
+        ("The sky is blue.", "The sky is black.", "The sky is", " blue."),
+        ("The sky is blue", "The sky is", "The sky is", " blue"),
+        ("I think yes, because\nit is.", "I think no.", "I think", " yes, because\nit is."),
+    ],
+)
+def test_implicit_standard_prompt_ends_at_a_word_boundary(
+    chosen: str, rejected: str, prompt: str, answer: str
+) -> None:
+    assert brightingest_trl.map_record({"chosen": chosen, "rejected": rejected})["messages"] == [
+        {"role": "user", "content": prompt},
+        {"role": "assistant", "content": answer},
+    ]
+
+
+def test_implicit_bad_rows(tmp_path: Path) -> None:
+    pytest.importorskip("brightingest._core")
+    path = write_rows(
+        tmp_path / "implicit.jsonl",
+        [
+            IMPLICIT,
+            {"chosen": "Sure!", "rejected": "Sorry."},
+            {"chosen": "Yes.", "rejected": "Yes. And more."},
+            {"chosen": IMPLICIT["chosen"], "rejected": IMPLICIT["chosen"]},
+            {"chosen": IMPLICIT["chosen"], "rejected": "Go away"},
+            {"chosen": {"role": "assistant", "content": "4"}, "rejected": {"role": "user"}},
+            {"chosen": "x"},
+        ],
+    )
+    assert _skips(path) == [
+        (
+            "missing_field",
+            2,
+            "prompt",
+            'the row has no "prompt", and "chosen" and "rejected" share no leading words to '
+            'take as one (TRL\'s implicit prompt): chosen starts "Sure!", rejected "Sorry.".',
+        ),
+        (
+            "no_trainable_assistant",
+            3,
+            "chosen",
+            '"chosen" adds nothing to the text it shares with "rejected", so it has no answer '
+            "of its own to train on.",
+        ),
+        (
+            "no_trainable_assistant",
+            4,
+            "chosen",
+            'no assistant message in chosen after what it shares with "rejected": nothing to '
+            "train on.",
+        ),
+        ("wrong_type", 5, "rejected", 'expected a list of messages like "chosen", got a string.'),
+        (
+            "missing_field",
+            6,
+            "prompt",
+            '"chosen" is a single message and the row has no prompt (none of instruction, '
+            "conversations, prompt).",
+        ),
+        (
+            "missing_field",
+            7,
+            "rejected",
+            'a preference row needs "chosen" and "rejected"; "rejected" is missing.',
+        ),
+    ]
+
+
+# -- shape 6: Anthropic HH-RLHF -------------------------------------------------------------------
+
+
+def test_hh_prompt_with_the_reply_in_chosen() -> None:
+    """Processed HH (e.g. Dahoas/full-hh-rlhf): the prompt ends in an empty Assistant turn."""
+    row = {
+        "prompt": "\n\nHuman: Hi\n\nAssistant: Hello\n\nHuman: 2+2?\n\nAssistant:",
+        "response": " 4",
+        "chosen": " 4",
+        "rejected": " 5",
+    }
+    assert brightingest_trl.map_record(row)["messages"] == [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello", "weight": 0},
+        {"role": "user", "content": "2+2?"},
+        {"role": "assistant", "content": "4"},
+    ]
+
+
+def test_hh_bad_rows(tmp_path: Path) -> None:
+    pytest.importorskip("brightingest._core")
+    path = write_rows(
+        tmp_path / "hh.jsonl",
+        [
+            HH,
+            {"chosen": "\n\nHuman: Hi\n\nAssistant: Hello\n\nHuman: Bye", "rejected": "x"},
+            {"chosen": "\n\nHuman: Hi\n\nAssistant:", "rejected": "\n\nHuman: Hi\n\nAssistant: No"},
+            {"chosen": "\n\nHuman: Hi\n\nAssistant: Hello", "rejected": ["x"]},
+        ],
+    )
+    assert _skips(path) == [
+        (
+            "no_trainable_assistant",
+            2,
+            "chosen",
+            'the transcript ends with a "Human:" turn: no final "Assistant:" reply to train on.',
+        ),
+        ("empty_content", 3, "chosen", 'turn 2 ("Assistant:") of the transcript is empty.'),
+        ("wrong_type", 4, "rejected", 'expected a transcript string like "chosen", got a list.'),
+    ]
+
+
+def test_a_row_that_is_not_preference_data_is_not_ours() -> None:
+    assert brightingest_trl.map_record({"messages": []}) is None
+    with pytest.raises(MappingError) as info:
+        brightingest_trl.map_record({"chosen": 1, "rejected": "r", "prompt": "p"})
+    assert (info.value.code, info.value.field) == ("wrong_type", "chosen")
+
+
+def test_id_tools_and_other_fields_are_kept(tmp_path: Path) -> None:
+    """id and tools fill their columns; rejected, scores and the rest are kept in metadata."""
+    pytest.importorskip("brightingest._core")
+    import brightingest as bi
+
+    tool = {"type": "function", "function": {"name": "f", "parameters": {}}}
+    rows = [
+        {**STANDARD, "id": "x1", "score_chosen": 8.0, "tools": [tool]},
+        {**STANDARD, "id": 7},
+        {**STANDARD, "id": ["x"]},
+    ]
+    ds = bi.load(write_rows(tmp_path / "prefs.jsonl", rows), pm=_pm(), progress=False)
     assert ds.format == "trl-preference"
+    assert ds.table.column("id").to_pylist() == ["x1", "7"]
     metadata = [json.loads(m) for m in ds.table.column("metadata").to_pylist()]
-    assert metadata == [{"rejected": " green."}, {"rejected": IMPLICIT["rejected"], "id": "x1"}]
+    assert metadata == [
+        {"rejected": " green.", "score_chosen": 8.0},
+        {"rejected": " green."},
+    ]
+    assert json.loads(ds.table.column("tools")[0].as_py()) == [tool]
+    assert ds.messages_as_python(0) == SKY
+    assert ds.report.skipped == {"wrong_type": 1}
+
+
+def test_cli_convert_writes_each_shape(tmp_path: Path) -> None:
+    pytest.importorskip("brightingest._core")
+    import brightingest as bi
+
+    path = write_rows(tmp_path / "all.jsonl", [row for row, _ in EXPECTED])
+    ds = bi.load(path, pm=_pm(), progress=False)
+    out = tmp_path / "out.jsonl"
+    ds.write_openai(out)
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [line["messages"] for line in lines] == [messages for _, messages in EXPECTED]

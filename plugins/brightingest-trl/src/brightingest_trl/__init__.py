@@ -1,9 +1,51 @@
-"""brightingest format plugin ``trl-preference``: TRL preference rows as their chosen conversation.
+"""brightingest format plugin ``trl-preference``: preference rows as their chosen conversation.
 
-Rows are ``{"prompt"?, "chosen", "rejected"}``, each either a string (TRL's "standard" form) or a
-list of ``{role, content}`` messages (the "conversational" form). The row maps to the prompt
-(a string becomes a user message) followed by ``chosen`` (a string becomes an assistant
-message). ``rejected`` and any other field are kept in ``metadata``.
+A preference row pairs a prompt with a ``chosen`` and a ``rejected`` answer. For supervised
+fine-tuning the row becomes one conversation: the prompt (nothing in it trained: its assistant
+turns get ``weight: 0``), then the chosen answer, the only part trained. The shapes read:
+
+1. LLaMA-Factory Alpaca preference: ``{"instruction", "input"?, "chosen", "rejected",
+   "system"?, "history"?}``: system, then ``history`` (``[[user, assistant], ...]``, assistant
+   halves ``weight: 0``), then ``instruction`` and ``input`` joined by a blank line (an empty
+   ``input`` left out) as the user message, then ``chosen``.
+2. LLaMA-Factory ShareGPT preference: ``{"conversations": [{"from", "value"}, ...], "chosen":
+   {"from": "gpt", "value"}, "rejected": {...}, "system"?}``: system, the conversation (speaker
+   names as the built-in ``sharegpt`` format reads them; its assistant turns ``weight: 0``),
+   then ``chosen``, a ``{from, value}`` or ``{role, content}`` message whose role must be an
+   assistant's.
+3. TRL explicit prompt, standard (strings: the prompt becomes a user message, ``chosen`` an
+   assistant message) or conversational (lists of ``{role, content}`` messages): the prompt's
+   assistant turns get ``weight: 0``; ``chosen`` is trained.
+4. A full ``chosen`` conversation that repeats the prompt (HuggingFaceH4/ultrafeedback_binarized:
+   ``"prompt": "What color is the sky?"``, ``"chosen": [user, assistant]``): where ``chosen``
+   begins with the prompt's messages (or the prompt's last messages), they are not repeated.
+5. TRL implicit prompt (no prompt field): the messages ``chosen`` and ``rejected`` share from the
+   start are the prompt (assistant turns there ``weight: 0``), the rest of ``chosen`` is
+   trained. For strings, the prompt is the text both share up to the last word boundary (the
+   whitespace there goes to the answer, as TRL does: ``"The sky is"`` + ``" blue."``); a row
+   sharing no whole word is refused (``missing_field``), since a prompt cut inside a word would
+   train the model on word fragments.
+6. Anthropic HH-RLHF transcripts (``"\\n\\nHuman: ...\\n\\nAssistant: ..."`` strings, also as a
+   ``prompt`` ending in ``"\\n\\nAssistant:"`` with the reply in ``chosen``): split into user and
+   assistant turns (the one space after the colon dropped); the last assistant turn is trained,
+   earlier ones get ``weight: 0``.
+
+A top-level ``system`` string becomes the first message in every shape, unless the prompt
+itself starts with a system message, which then overrides it (as LLaMA-Factory reads ShareGPT
+rows). Rows that cannot be
+read this way are refused with a reason, never guessed at: a row with two prompt fields
+(``unsupported_format``), a value of the wrong kind (``wrong_type``), no prompt to find
+(``missing_field``), empty text (``empty_content``), or nothing of ``chosen`` left to train on
+(``no_trainable_assistant``).
+
+Why Python per row (``FormatSpec.map_record``, brightingest's slow path) and not a declarative
+``Mapping``: telling these shapes apart needs the values (HH transcripts and TRL strings have
+the same keys), two of them compare ``chosen`` with the prompt or with ``rejected``, and such
+rows must be refused with a reason; a declaration cannot do that, and a ``transform`` runs after
+the rows were kept. Preference datasets are small enough for it. ``id`` and ``tools`` fill their
+columns and every other field (``rejected`` among them) is kept in ``metadata``. ShareGPT tool
+turns (``function_call`` then ``observation``) are linked by the built-in ``sharegpt`` format's
+``transform``, reused here.
 
 It is registered through the ``brightingest.formats`` entry-point group of this distribution's
 ``pyproject.toml``, exactly as brightingest's built-in formats are.
@@ -11,32 +53,516 @@ It is registered through the ``brightingest.formats`` entry-point group of this 
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
+from typing import Any
 
-from brightingest.mapping import ListOfTurns, Mapping
-from brightingest.plugins import FormatSpec, fields_score, hookimpl
+from brightingest.errors import MappingError
 
-__all__ = ["SPEC", "brightingest_register_formats"]
+# Speaker names as the built-in sharegpt format reads them (human/gpt/observation/...).
+from brightingest.formats._common import SHAREGPT_ROLES
+from brightingest.formats.sharegpt import link_tool_calls
+from brightingest.plugins import FormatSpec, hookimpl
 
-__version__ = "0.1.0"
+__all__ = ["SPEC", "brightingest_register_formats", "detect", "map_record"]
+
+__version__ = "0.2.0"
+
+Message = dict[str, Any]
+
+_CANONICAL = ("system", "developer", "user", "assistant", "tool")
+_ROLES: dict[str, str] = {**{r: r for r in _CANONICAL}, **SHAREGPT_ROLES}
+
+#: Top-level keys of the shapes above; any other key lowers the detection score a little.
+_KNOWN = frozenset(
+    {
+        "chosen",
+        "rejected",
+        "prompt",
+        "prompt_id",
+        "id",
+        "system",
+        "instruction",
+        "input",
+        "history",
+        "conversations",
+        "tools",
+        "messages",
+        "score_chosen",
+        "score_rejected",
+    }
+)
+
+#: Fields the mapping reads; the others are kept in ``metadata`` (``rejected`` among them).
+_READ = frozenset(
+    {"chosen", "prompt", "system", "instruction", "input", "history", "conversations", "id"}
+    | {"tools"}
+)
+
+#: Fields that hold the prompt, one per shape; a row has at most one.
+_PROMPT_FIELDS = ("instruction", "conversations", "prompt")
+
+_HH_TURN = re.compile(r"\n\n(Human|Assistant): ?")
+_HH_ROLES = {"Human": "user", "Assistant": "assistant"}
+
+
+def detect(row: Any) -> float:
+    """How much ``row`` looks like preference data: 0 without both ``chosen`` and ``rejected``.
+
+    A row with both scores at least 0.8 (1.0 with only known keys), so that it wins over the
+    built-in formats whose fields it also has (``sharegpt``'s ``conversations``, ``openai``'s
+    ``messages``): those would train the prompt and drop the chosen answer. Values of the
+    wrong kind halve the score, so that a forced or detected read names the problem.
+
+    Args:
+        row: A parsed JSON value.
+
+    Returns:
+        A score in ``[0, 1]``.
+    """
+    if not isinstance(row, dict) or not row:
+        return 0.0
+    chosen, rejected = row.get("chosen"), row.get("rejected")
+    if chosen is None or rejected is None:
+        return 0.0
+    score = 0.8 + 0.2 * sum(1 for k in row if k in _KNOWN) / len(row)
+    if not all(isinstance(v, (str, list, dict)) for v in (chosen, rejected)):
+        score *= 0.5
+    return round(score, 6)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if value is None:
+        return "null"
+    return "a number"
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    shown = text if len(text) <= limit else text[: limit - 3] + "..."
+    return '"' + shown.replace("\n", "\\n") + '"'
+
+
+def _text(value: Any, field: str) -> str:
+    """A content value as text: a string, or a list of text parts joined."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        texts = [p.get("text") if isinstance(p, dict) else p for p in value]
+        if all(isinstance(t, str) for t in texts):
+            return "".join(str(t) for t in texts)
+        raise MappingError("content parts must be text.", code="wrong_type", field=field)
+    raise MappingError(
+        f"content must be a string, got {_kind(value)}.", code="wrong_type", field=field
+    )
+
+
+def _message(item: Any, field: str) -> Message:
+    """One ``{role, content}`` or ``{from, value}`` message."""
+    if not isinstance(item, dict):
+        raise MappingError(
+            f"expected a message ({{role, content}} or {{from, value}}), got {_kind(item)}.",
+            code="wrong_type",
+            field=field,
+        )
+    role_key = "role" if "role" in item else "from"
+    raw = item.get(role_key)
+    if raw is None:
+        raise MappingError(
+            "the message has no role (role or from).", code="missing_field", field=f"{field}.role"
+        )
+    role = _ROLES.get(raw) if isinstance(raw, str) else None
+    if role is None:
+        raise MappingError(
+            f"unknown role {_quote(str(raw))} (expected {', '.join(_CANONICAL)}, "
+            "or a ShareGPT speaker such as human, gpt, observation, function_call).",
+            code="unknown_role",
+            field=f"{field}.{role_key}",
+        )
+    content_key = "content" if "content" in item else "value"
+    content = item.get(content_key)
+    if content is None and item.get("tool_calls"):
+        content = ""
+    message: Message = {"role": role, "content": _text(content, f"{field}.{content_key}")}
+    for key in ("name", "tool_calls", "tool_call_id", "weight"):
+        if item.get(key) is not None:
+            message[key] = item[key]
+    return message
+
+
+def _messages(value: Any, field: str, string_role: str | None) -> list[Message]:
+    """A string (one message with ``string_role``), one message object, or a list of them."""
+    if isinstance(value, str) and string_role is not None:
+        return [{"role": string_role, "content": value}]
+    if isinstance(value, dict):
+        return [_message(value, field)]
+    if isinstance(value, list):
+        return [_message(item, f"{field}[{i}]") for i, item in enumerate(value)]
+    wanted = "a string, a message or a list of messages" if string_role else "a list of messages"
+    raise MappingError(f"expected {wanted}, got {_kind(value)}.", code="wrong_type", field=field)
+
+
+def _untrained(messages: list[Message]) -> list[Message]:
+    """The prompt side: assistant turns get weight 0, nothing there is trained."""
+    out = []
+    for message in messages:
+        message = {k: v for k, v in message.items() if k != "weight"}
+        if message["role"] == "assistant":
+            message["weight"] = 0
+        out.append(message)
+    return out
+
+
+def _same(a: Message, b: Message) -> bool:
+    return (
+        a["role"] == b["role"]
+        and a["content"].strip() == b["content"].strip()
+        and a.get("tool_calls") == b.get("tool_calls")
+    )
+
+
+def _overlap(prompt: list[Message], chosen: list[Message]) -> int:
+    """How many leading messages of ``chosen`` repeat the end of ``prompt`` (ultrafeedback's
+    ``chosen`` is the whole conversation, prompt included)."""
+    for k in range(min(len(prompt), len(chosen)), 0, -1):
+        if all(_same(p, c) for p, c in zip(prompt[-k:], chosen[:k], strict=True)):
+            return k
+    return 0
+
+
+# -- Anthropic HH-RLHF transcripts --------------------------------------------------------------
+
+
+def _is_hh(text: Any) -> bool:
+    return (
+        isinstance(text, str)
+        and (text.startswith("\n\nHuman:") or text.startswith("Human:"))
+        and "\n\nAssistant:" in text
+    )
+
+
+def _hh_turns(text: str) -> list[Message]:
+    """``"\\n\\nHuman: a\\n\\nAssistant: b"`` -> user ``a``, assistant ``b``."""
+    if text.startswith("Human:"):
+        text = "\n\n" + text
+    pieces = _HH_TURN.split(text)
+    turns = []
+    for n, (speaker, content) in enumerate(zip(pieces[1::2], pieces[2::2], strict=True), 1):
+        turns.append({"role": _HH_ROLES[speaker], "content": content, "turn": (n, speaker)})
+    return turns
+
+
+def _check_hh(turns: list[Message], field: str, *, last_may_be_empty: bool = False) -> None:
+    for i, turn in enumerate(turns):
+        n, speaker = turn.pop("turn")
+        if turn["content"].strip():
+            continue
+        if last_may_be_empty and i == len(turns) - 1 and speaker == "Assistant":
+            continue
+        raise MappingError(
+            f'turn {n} ("{speaker}:") of the transcript is empty.',
+            code="empty_content",
+            field=field,
+        )
+
+
+def _hh_prompt(text: str) -> tuple[list[Message], bool]:
+    """A ``prompt`` transcript, and whether it ended in an empty ``Assistant:`` turn (the slot
+    the chosen reply fills)."""
+    turns = _hh_turns(text)
+    _check_hh(turns, "prompt", last_may_be_empty=True)
+    slot = bool(turns) and turns[-1]["role"] == "assistant" and not turns[-1]["content"].strip()
+    return (turns[:-1] if slot else turns), slot
+
+
+def _hh_chosen(text: str) -> tuple[list[Message], list[Message]]:
+    """A whole ``chosen`` transcript: (prompt turns, the final assistant turn)."""
+    turns = _hh_turns(text)
+    _check_hh(turns, "chosen")
+    if turns[-1]["role"] != "assistant":
+        raise MappingError(
+            'the transcript ends with a "Human:" turn: no final "Assistant:" reply to train on.',
+            code="no_trainable_assistant",
+            field="chosen",
+        )
+    return turns[:-1], turns[-1:]
+
+
+# -- the shapes -----------------------------------------------------------------------------------
+
+
+def _system(row: dict[str, Any]) -> list[Message]:
+    system = row.get("system")
+    if system is None:
+        return []
+    if not isinstance(system, str):
+        raise MappingError(
+            f"expected a string, got {_kind(system)}.", code="wrong_type", field="system"
+        )
+    return [{"role": "system", "content": system}] if system.strip() else []
+
+
+def _alpaca_prompt(row: dict[str, Any]) -> list[Message]:
+    """LLaMA-Factory Alpaca: ``history`` pairs, then ``instruction`` + ``input``."""
+    messages: list[Message] = []
+    history = row.get("history")
+    if history is not None:
+        if not isinstance(history, list):
+            raise MappingError(
+                f"expected a list of [user, assistant] pairs, got {_kind(history)}.",
+                code="wrong_type",
+                field="history",
+            )
+        for i, pair in enumerate(history):
+            if not (
+                isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)
+            ):
+                raise MappingError(
+                    "expected a [user, assistant] pair of strings.",
+                    code="wrong_type",
+                    field=f"history[{i}]",
+                )
+            if not (pair[0].strip() and pair[1].strip()):
+                raise MappingError(
+                    "a turn of the pair is empty.", code="empty_content", field=f"history[{i}]"
+                )
+            messages.append({"role": "user", "content": pair[0]})
+            messages.append({"role": "assistant", "content": pair[1], "weight": 0})
+    parts = []
+    for key in ("instruction", "input"):
+        value = row.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise MappingError(
+                f"expected a string, got {_kind(value)}.", code="wrong_type", field=key
+            )
+        if value.strip():
+            parts.append(value)
+    if not parts:
+        raise MappingError(
+            "the instruction is empty (and so is the input).",
+            code="empty_content",
+            field="instruction",
+        )
+    messages.append({"role": "user", "content": "\n\n".join(parts)})
+    return messages
+
+
+def _implicit_text(chosen: str, rejected: Any) -> tuple[list[Message], list[Message]]:
+    """TRL's implicit prompt for strings: the words ``chosen`` and ``rejected`` share."""
+    if not isinstance(rejected, str):
+        raise MappingError(
+            f'expected a string like "chosen", got {_kind(rejected)}.',
+            code="wrong_type",
+            field="rejected",
+        )
+    shared = len(os.path.commonprefix([chosen, rejected]))
+    if shared == len(chosen):
+        raise MappingError(
+            '"chosen" adds nothing to the text it shares with "rejected", so it has no answer '
+            "of its own to train on.",
+            code="no_trainable_assistant",
+            field="chosen",
+        )
+    # Back off to a word boundary: whitespace right before the cut, or at it in both texts.
+    cut = shared
+    while cut > 0 and not (
+        chosen[cut - 1].isspace()
+        or (chosen[cut].isspace() and (cut == len(rejected) or rejected[cut].isspace()))
+    ):
+        cut -= 1
+    prompt = chosen[:cut].rstrip()
+    if not prompt.strip():
+        raise MappingError(
+            'the row has no "prompt", and "chosen" and "rejected" share no leading words to '
+            f"take as one (TRL's implicit prompt): chosen starts {_quote(chosen, 30)}, "
+            f"rejected {_quote(rejected, 30)}.",
+            code="missing_field",
+            field="prompt",
+        )
+    answer = chosen[len(prompt) :]  # keeps the whitespace at the cut, as TRL does
+    if not answer.strip():
+        raise MappingError(
+            "the answer after the shared prompt is empty.", code="empty_content", field="chosen"
+        )
+    return [{"role": "user", "content": prompt}], [{"role": "assistant", "content": answer}]
+
+
+def _implicit_messages(
+    chosen: list[Message], rejected_value: Any
+) -> tuple[list[Message], list[Message]]:
+    """TRL's implicit prompt for conversations: the messages both sides share from the start."""
+    if not isinstance(rejected_value, list):
+        raise MappingError(
+            f'expected a list of messages like "chosen", got {_kind(rejected_value)}.',
+            code="wrong_type",
+            field="rejected",
+        )
+    rejected = _messages(rejected_value, "rejected", None)
+    shared = 0
+    while shared < min(len(chosen), len(rejected)) and _same(chosen[shared], rejected[shared]):
+        shared += 1
+    return chosen[:shared], chosen[shared:]
+
+
+def _split(row: dict[str, Any]) -> tuple[list[Message], list[Message], str]:
+    """(prompt messages, chosen messages after the prompt, where the prompt came from)."""
+    sources = [k for k in _PROMPT_FIELDS if row.get(k) is not None]
+    if len(sources) > 1:
+        named = " and ".join(f'"{k}"' for k in sources)
+        raise MappingError(
+            f"the row has both {named}: cannot tell which one is the prompt.",
+            code="unsupported_format",
+            field=sources[1],
+        )
+    chosen_value, rejected_value = row["chosen"], row["rejected"]
+    source = sources[0] if sources else None
+    if source != "instruction":  # Alpaca's other fields, without the one they belong to
+        stray = [k for k in ("input", "history") if row.get(k) not in (None, "", [])]
+        if stray:
+            raise MappingError(
+                f'the row has "{stray[0]}" but no "instruction" (LLaMA-Factory\'s Alpaca '
+                "preference shape): cannot tell what the prompt is.",
+                code="missing_field",
+                field="instruction",
+            )
+
+    if source is None:  # the prompt is implicit: in chosen, shared with rejected
+        if _is_hh(chosen_value):
+            if not isinstance(rejected_value, str):
+                raise MappingError(
+                    f'expected a transcript string like "chosen", got {_kind(rejected_value)}.',
+                    code="wrong_type",
+                    field="rejected",
+                )
+            return (*_hh_chosen(chosen_value), "chosen")
+        if isinstance(chosen_value, str):
+            return (*_implicit_text(chosen_value, rejected_value), "chosen")
+        if isinstance(chosen_value, dict):
+            raise MappingError(
+                '"chosen" is a single message and the row has no prompt (none of '
+                f"{', '.join(_PROMPT_FIELDS)}).",
+                code="missing_field",
+                field="prompt",
+            )
+        chosen = _messages(chosen_value, "chosen", None)
+        return (*_implicit_messages(chosen, rejected_value), "chosen")
+
+    if not isinstance(rejected_value, (str, list, dict)):
+        raise MappingError(
+            f"expected a string, a message or a list of messages, got {_kind(rejected_value)}.",
+            code="wrong_type",
+            field="rejected",
+        )
+    value = row[source]
+    slot = False
+    if source == "instruction":
+        prompt = _alpaca_prompt(row)
+    elif source == "conversations":
+        if not isinstance(value, list):
+            raise MappingError(
+                f"expected a list of messages, got {_kind(value)}.",
+                code="wrong_type",
+                field="conversations",
+            )
+        prompt = _messages(value, "conversations", None)
+    elif _is_hh(value):
+        prompt, slot = _hh_prompt(value)
+    else:
+        prompt = _messages(value, "prompt", "user")
+    if not prompt or not any(m["content"].strip() or m.get("tool_calls") for m in prompt):
+        code = "empty_content" if isinstance(value, str) else "empty_conversation"
+        raise MappingError("the prompt is empty.", code=code, field=source)
+
+    if slot and _is_hh(chosen_value):
+        chosen = _hh_turns(chosen_value)
+        _check_hh(chosen, "chosen")
+    elif slot and isinstance(chosen_value, str):  # the reply to "...\n\nAssistant:"
+        chosen = [{"role": "assistant", "content": chosen_value.removeprefix(" ")}]
+    else:
+        chosen = _messages(chosen_value, "chosen", "assistant")
+    if isinstance(chosen_value, dict) and chosen[0]["role"] != "assistant":
+        raise MappingError(
+            f'the chosen reply is a "{chosen[0]["role"]}" message, not an assistant\'s.',
+            code="no_trainable_assistant",
+            field="chosen",
+        )
+    return prompt, chosen[_overlap(prompt, chosen) :], source
+
+
+def map_record(row: dict[str, Any]) -> dict[str, Any] | None:
+    """Map one preference row to its chosen conversation (the format's ``map_record``).
+
+    Args:
+        row: A parsed JSON object.
+
+    Returns:
+        ``{"messages", "id", "tools", "metadata"}``: the messages (prompt side untrained,
+        chosen trained); ``id`` and ``tools`` from the row's fields of those names; every field
+        not read (``rejected``, scores ...) as metadata. ``None`` for a row with neither
+        ``chosen`` nor ``rejected`` (not preference data: ``unsupported_format``).
+
+    Raises:
+        MappingError: The row cannot become a conversation; ``code`` is the report category.
+    """
+    if row.get("chosen") is None and row.get("rejected") is None:
+        return None
+    for key in ("chosen", "rejected"):
+        if row.get(key) is None:
+            raise MappingError(
+                f'a preference row needs "chosen" and "rejected"; "{key}" is missing.',
+                code="missing_field",
+                field=key,
+            )
+    system = _system(row)
+    prompt, answer, source = _split(row)
+    if prompt and prompt[0]["role"] == "system":  # as in LLaMA-Factory and the sharegpt format
+        system = []
+    if not any(m["role"] == "assistant" and m.get("weight") != 0 for m in answer):
+        where = "the prompt" if source != "chosen" else 'what it shares with "rejected"'
+        raise MappingError(
+            f"no assistant message in chosen after {where}: nothing to train on.",
+            code="no_trainable_assistant",
+            field="chosen",
+        )
+    record_id = row.get("id")
+    if record_id is not None and (
+        isinstance(record_id, bool) or not isinstance(record_id, str | int)
+    ):
+        raise MappingError(
+            f"expected a string or a number, got {_kind(record_id)}.", code="wrong_type", field="id"
+        )
+    tools = row.get("tools")
+    if tools is not None and not (
+        isinstance(tools, list) and all(isinstance(t, dict) for t in tools)
+    ):
+        raise MappingError("expected a list of tool objects.", code="wrong_type", field="tools")
+    metadata = {k: v for k, v in row.items() if k not in _READ}
+    return {
+        "messages": system + _untrained(prompt) + answer,
+        "id": record_id,
+        "tools": tools,
+        "metadata": metadata,
+    }
+
 
 SPEC = FormatSpec(
     name="trl-preference",
-    version="1",
-    description="TRL preference data {prompt?, chosen, rejected}, as the chosen conversation",
-    detect=fields_score(
-        required=("chosen", "rejected"), optional=("prompt", "id", "score_chosen", "score_rejected")
-    ),
-    mapping=Mapping(
-        # Only "chosen" in the signature: a signature key is read, and so is never kept in
-        # metadata; "rejected" should be kept there. detect() still requires both.
-        signature=("chosen",),
-        parts=(
-            ListOfTurns("prompt", string_role="user", optional=True),
-            ListOfTurns("chosen", string_role="assistant"),
-        ),
-        metadata="rest",
-    ),
+    version="2",
+    description="preference data (TRL, LLaMA-Factory, UltraFeedback, HH-RLHF) as the chosen "
+    "conversation",
+    detect=detect,
+    map_record=map_record,
+    transform=link_tool_calls,
 )
 
 
