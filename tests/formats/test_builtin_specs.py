@@ -289,3 +289,27 @@ def test_sharegpt_system_turn_overrides_the_system_field(write_jsonl) -> None:
     ds = bi.load(write_jsonl(rows))
     assert [m["content"] for m in ds.messages_as_python(0)] == ["Inline.", "a", "b"]
     assert [m["content"] for m in ds.messages_as_python(1)] == ["Top-level.", "a", "b"]
+
+
+def test_link_tool_calls_splits_one_observation_holding_each_parallel_result() -> None:
+    # LLaMA-Factory's turns alternate strictly: parallel results come in one observation turn.
+    paris, rome = '{"name": "w", "arguments": {"city": "Paris"}}', '{"name": "w", "arguments": {}}'
+    calls = f"[{paris}, {rome}]"
+    row = [
+        msg("user", "q"),
+        msg("assistant", calls),
+        msg("tool", '[{"temp": 18}, "25 C"]'),
+        msg("assistant", "18 and 25"),
+    ]
+    got = link_tool_calls(batch([row])).column("messages").to_pylist()[0]
+    assert [m["role"] for m in got] == ["user", "assistant", "tool", "tool", "assistant"]
+    assert [(m["tool_call_id"], m["content"]) for m in got[2:4]] == [
+        ("call_0", '{"temp": 18}'),
+        ("call_1", "25 C"),
+    ]
+    # a result list of another length, or plain text, answers the first call only
+    for content in ('[{"temp": 18}]', "18 and 25"):
+        row[2] = msg("tool", content)
+        got = link_tool_calls(batch([row])).column("messages").to_pylist()[0]
+        assert [m["tool_call_id"] for m in got[2:3]] == ["call_0"]
+        assert len(got) == 4

@@ -19,7 +19,9 @@ ids, which OpenAI's format requires. A declaration cannot invent them, so this f
 ``transform`` (the vectorized hook): it finds, with Arrow compute over the whole batch, the rows
 having a tool message without ``tool_call_id``, and only in those rows turns the preceding
 assistant call into ``tool_calls`` with ids ``call_0``, ``call_1``... and links the tool
-messages to them. Batches without such rows pass through untouched.
+messages to them. Parallel calls answered by one observation whose value is a JSON list of one
+result per call become one tool message per call. Batches without such rows pass through
+untouched.
 """
 
 from __future__ import annotations
@@ -58,9 +60,23 @@ def _as_calls(content: str, first: int) -> list[dict[str, Any]] | None:
     return calls or None
 
 
+def _split_results(message: dict[str, Any], count: int) -> list[dict[str, Any]] | None:
+    """One observation holding the results of ``count`` parallel calls as a JSON list (the only
+    way LLaMA-Factory's strictly alternating turns can hold them) as one tool message each."""
+    try:
+        value = json.loads(message["content"])
+    except ValueError:
+        return None
+    if not isinstance(value, list) or len(value) != count:
+        return None
+    parts = [v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value]
+    return [{**message, "content": part} for part in parts]
+
+
 def _link_row(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     calls = 0
     pending: list[str] = []
+    out: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         role = message["role"]
         following_tool = i + 1 < len(messages) and messages[i + 1]["role"] == "tool"
@@ -72,10 +88,16 @@ def _link_row(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 message["content"] = ""
                 pending.extend(call["id"] for call in made)
         elif role == "tool" and message["tool_call_id"] is None and pending:
-            message["tool_call_id"] = pending.pop(0)
+            last_result = not following_tool
+            split = _split_results(message, len(pending)) if last_result else None
+            for result in split or [message]:
+                result["tool_call_id"] = pending.pop(0)
+                out.append(result)
+            continue
         elif role != "tool":
             pending.clear()
-    return messages
+        out.append(message)
+    return out
 
 
 def link_tool_calls(batch: pa.RecordBatch) -> pa.RecordBatch:
