@@ -265,11 +265,20 @@ def openai_problems(record: Any) -> list[str]:
     return problems
 
 
-def openai_record(messages: list[dict[str, Any]], tools: str | None = None) -> dict[str, Any]:
-    """One OpenAI fine-tuning record from a row's ``messages`` (as Python) and ``tools`` text."""
+def openai_record(
+    messages: list[dict[str, Any]], tools: str | None = None, metadata: str | None = None
+) -> dict[str, Any]:
+    """One OpenAI fine-tuning record from a row's ``messages`` (as Python), ``tools`` text and
+    ``metadata`` text (whose boolean ``parallel_tool_calls``, kept there by the openai format,
+    is written back)."""
     record: dict[str, Any] = {"messages": [openai_message(m) for m in messages]}
     if tools is not None:
         record["tools"] = json.loads(tools)
+    if metadata is not None and '"parallel_tool_calls"' in metadata:
+        kept = json.loads(metadata)
+        parallel = kept.get("parallel_tool_calls") if isinstance(kept, dict) else None
+        if isinstance(parallel, bool):
+            record["parallel_tool_calls"] = parallel
     return record
 
 
@@ -297,7 +306,13 @@ def _openai_lines(batch: pa.RecordBatch, dumps: Any) -> bytes:
         tools = batch.column("tools").to_pylist()
     else:
         tools = [None] * len(messages)
-    lines = [dumps(openai_record(m, t)) for m, t in zip(messages, tools, strict=True)]
+    if "metadata" in batch.schema.names:
+        metadata = batch.column("metadata").to_pylist()
+    else:
+        metadata = [None] * len(messages)
+    lines = [
+        dumps(openai_record(m, t, d)) for m, t, d in zip(messages, tools, metadata, strict=True)
+    ]
     return "".join(line + "\n" for line in lines).encode("utf-8")
 
 

@@ -6,7 +6,8 @@
 //! tools and has empty content; a null content is written as ""); `name`, `tool_calls` (JSON
 //! text in the table, written as JSON), `tool_call_id` when not null; `weight` on assistant
 //! messages only, when not null. Per row: `{"messages": [...]}`, plus `"tools"` (JSON text in
-//! the table) when not null. JSON texts are checked and written without insignificant
+//! the table) when not null, and `"parallel_tool_calls"` when the row's metadata holds it as a
+//! boolean. JSON texts are checked and written without insignificant
 //! whitespace; strings are escaped as serde_json does (`"`, `\`, control characters), other
 //! characters are written as UTF-8.
 //!
@@ -122,6 +123,15 @@ fn json_text(out: &mut Vec<u8>, text: &str, what: &str, row: usize) -> Result<()
     Ok(())
 }
 
+/// OpenAI's row-level `parallel_tool_calls` (a boolean), which the openai format keeps in the
+/// row's metadata: written back so that a round trip keeps it (OpenAI's default is true).
+fn parallel_tool_calls(metadata: Option<&str>, key: &memchr::memmem::Finder<'_>) -> Option<bool> {
+    // A SIMD search first: metadata texts are long (BrightRun's are about 1 kB a row).
+    let text = metadata.filter(|m| key.find(m.as_bytes()).is_some())?;
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
+    map.get("parallel_tool_calls")?.as_bool()
+}
+
 /// Append one JSONL line per row of `batch` to `out`; returns the rows written. On an error,
 /// `out` may hold part of the batch: callers write it only on success.
 pub fn write_batch(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<usize, OpenAiError> {
@@ -134,6 +144,14 @@ pub fn write_batch(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<usize, Open
                 .ok_or_else(|| OpenAiError::Layout(format!("tools has type {}", c.data_type())))?,
         ),
     };
+    let metadata =
+        match batch.column_by_name("metadata") {
+            None => None,
+            Some(c) => Some(c.as_any().downcast_ref::<StringArray>().ok_or_else(|| {
+                OpenAiError::Layout(format!("metadata has type {}", c.data_type()))
+            })?),
+        };
+    let parallel_key = memchr::memmem::Finder::new("\"parallel_tool_calls\"");
     let offsets = m.list.value_offsets();
     for row in 0..batch.num_rows() {
         if m.list.is_null(row) {
@@ -187,6 +205,10 @@ pub fn write_batch(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<usize, Open
         if let Some(t) = get(tools, row) {
             out.extend_from_slice(b",\"tools\":");
             json_text(out, t, "tools", row)?;
+        }
+        if let Some(parallel) = parallel_tool_calls(get(metadata, row), &parallel_key) {
+            out.extend_from_slice(b",\"parallel_tool_calls\":");
+            out.extend_from_slice(if parallel { b"true" } else { b"false" });
         }
         out.extend_from_slice(b"}\n");
     }

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import brightingest as bi
 from brightingest import writers
 from brightingest.schema import CHAT_SCHEMA
 from brightingest.writers import (
@@ -239,6 +240,36 @@ def test_core_writer_writes_the_bytes_the_python_path_writes(
         "tool_calls": json.loads(_tricky_rows()[2]["messages"][1]["tool_calls"]),
         "weight": 1,
     }
+
+
+@pytest.mark.usefixtures("core")
+def test_parallel_tool_calls_kept_in_metadata_is_written_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_jsonl: Any
+) -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    tool = {"type": "function", "function": {"name": "f", "parameters": {}}}
+    conversation = [
+        {"role": "user", "content": "u"},
+        {"role": "assistant", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "r"},
+        {"role": "assistant", "content": "a"},
+    ]
+    rows = [
+        {"messages": conversation, "tools": [tool], "parallel_tool_calls": False},
+        {"messages": conversation, "tools": [tool], "parallel_tool_calls": True, "source": "x"},
+        {"messages": conversation, "parallel_tool_calls": "no"},  # not a boolean: not written
+        {"messages": conversation, "note": 'has "parallel_tool_calls" in a value'},
+    ]
+    table = bi.load(write_jsonl(rows), format="openai").table
+    native, general = tmp_path / "native.jsonl", tmp_path / "general.jsonl"
+    write_openai(table, native)
+    _python_path(monkeypatch)
+    write_openai(table, general)
+    assert native.read_bytes() == general.read_bytes()
+    written = [json.loads(line) for line in native.read_text(encoding="utf-8").splitlines()]
+    assert [w.get("parallel_tool_calls") for w in written] == [False, True, None, None]
+    assert written[0] == {"messages": conversation, "tools": [tool], "parallel_tool_calls": False}
+    assert all(openai_problems(w) == [] for w in written)
 
 
 @pytest.mark.usefixtures("core")
