@@ -32,7 +32,8 @@ Semantics, row by row:
   ``None`` keeps nothing.
 * Role names go through ``roles`` (alias -> canonical) first, then must be one of
   ``system, developer, user, assistant, tool``.
-* A row whose ``desirable`` field is ``false`` is skipped as ``no_trainable_assistant``.
+* A row whose ``desirable`` field is false is skipped as ``no_trainable_assistant``; one where
+  it is neither true nor false, as ``wrong_type``.
 * Validation after mapping, each a report category: ``empty_conversation``, ``unknown_role``,
   ``empty_content`` (empty or whitespace content without tool calls), ``system_not_first``,
   ``invalid_weight`` (not 0 or 1), ``no_trainable_assistant`` (no assistant message with
@@ -201,9 +202,12 @@ class Mapping:
         meta_key: Key of a file-metadata line (``{"_meta": {...}}``), or ``None``.
         roles: Role aliases (alias -> canonical) for every part.
         desirable: A top-level field that marks a row's completion as a good or a bad example
-            (unpaired preference data: TRL/KTO's ``label``). A row where it is ``false`` has
+            (unpaired preference data: TRL/KTO's ``label``). A row where it is false has
             nothing to train on: it is skipped as ``no_trainable_assistant``, naming the field.
-            Any other value, or none, changes nothing; the field stays in ``metadata``.
+            ``true``/``false``, their strings in any case and ``1``/``0`` count (what a CSV
+            round trip makes of a boolean); any other value, null included, is ``wrong_type``
+            (guessing would train on answers labelled bad). A row without the field is read as
+            usual; the field stays in ``metadata``.
     """
 
     signature: tuple[str, ...]

@@ -47,7 +47,7 @@ pub enum Part {
         #[serde(default = "default_content_key")]
         content_key: Keys,
         #[serde(default)]
-        roles: HashMap<String, String>,
+        roles: Aliases,
         #[serde(default)]
         name_key: Option<String>,
         #[serde(default)]
@@ -186,7 +186,7 @@ pub struct FormatSpec {
     #[serde(default)]
     pub meta_key: Option<String>,
     #[serde(default)]
-    pub roles: HashMap<String, String>,
+    pub roles: Aliases,
     /// A top-level field marking the row's completion as a good or bad example (KTO's
     /// `label`): a row where it is `false` is skipped; the field stays in `metadata`.
     #[serde(default)]
@@ -259,7 +259,7 @@ impl FormatSet {
                                 f.name
                             )));
                         }
-                        if canonical_role(role, &HashMap::new(), &f.roles).is_none() {
+                        if canonical_role(role, &Aliases::default(), &f.roles).is_none() {
                             return Err(IngestError::Config(format!(
                                 "format {}: unknown role {role:?} in a message part (expected one of {})",
                                 f.name,
@@ -515,7 +515,15 @@ impl FormatSet {
                         None | Some(Json::Null) if *optional => continue,
                         None | Some(Json::Null) => return Err(missing(&names[0], &f.name)),
                         Some(Json::Str(s)) => s,
-                        Some(other) => return Err(wrong_type(&names[0], "a string", &other)),
+                        // text blocks: Bedrock's and Anthropic's `"system": [{"text": ...}]`
+                        Some(Json::Arr(parts)) => text_parts(parts, &names[0])?,
+                        Some(other) => {
+                            return Err(wrong_type(
+                                &names[0],
+                                "a string or a list of text parts",
+                                &other,
+                            ))
+                        }
                     };
                     if *optional && is_blank(&content) {
                         continue;
@@ -535,7 +543,8 @@ impl FormatSet {
                             Some(other) => return Err(wrong_type(extra, "a string", &other)),
                         }
                     }
-                    let role = canonical_role(role, &HashMap::new(), &f.roles).unwrap_or("user");
+                    let role =
+                        canonical_role(role, &Aliases::default(), &f.roles).unwrap_or("user");
                     if *overridable {
                         overridables.push(msgs.len());
                     }
@@ -632,7 +641,9 @@ impl FormatSet {
                             None | Some(Json::Null) => None,
                             Some(Json::Arr(a)) if a.is_empty() => None,
                             Some(Json::Arr(mut calls)) => {
-                                string_arguments(&mut calls);
+                                let k = tool_calls_key.as_deref().unwrap_or("tool_calls");
+                                let ids = tool_call_id_key.is_some();
+                                check_calls(&mut calls, &src.sub(k), ids)?;
                                 Some(Json::Arr(calls).to_json())
                             }
                             Some(other) => {
@@ -640,16 +651,14 @@ impl FormatSet {
                                 return Err(wrong_type(&src.sub(k), "a list", &other));
                             }
                         };
+                        if !bare {
+                            unreadable_keys(&mut obj, src, tool_calls_key.is_some())?;
+                        }
                         let content_path = || src.sub(content_key);
                         let content = match content_value {
                             Some(Json::Str(s)) => s,
                             Some(Json::Arr(parts)) => text_parts(parts, &content_path())?,
                             None | Some(Json::Null) if tool_calls.is_some() => Cow::Borrowed(""),
-                            None | Some(Json::Null)
-                                if take_in(&mut obj, "function_call").is_some() =>
-                            {
-                                return Err(legacy_function_call(&src.sub("function_call")))
-                            }
                             None | Some(Json::Null) => {
                                 return Err(missing_one_of(
                                     &content_path(),
@@ -794,7 +803,7 @@ impl FormatSet {
         }
         validate(&msgs, &srcs)?;
         if let Some(key) = f.desirable.as_deref() {
-            if is_false(fields, key) {
+            if !desirable(fields, key)? {
                 return Err(undesirable(key));
             }
         }
@@ -833,6 +842,35 @@ pub enum Mapped<'a> {
     Skip(LineIssue),
 }
 
+/// Role aliases (alias -> canonical), knowing whether one of them renames a canonical name.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(from = "HashMap<String, String>")]
+pub struct Aliases {
+    map: HashMap<String, String>,
+    /// An alias that gives a canonical name another role (`{"user": "assistant"}`): canonical
+    /// names must then be looked up too.
+    renames_canonical: bool,
+}
+
+impl From<HashMap<String, String>> for Aliases {
+    fn from(map: HashMap<String, String>) -> Self {
+        let renames_canonical = map.iter().any(|(k, target)| {
+            ROLES.iter().any(|r| r.eq_ignore_ascii_case(k)) && !k.eq_ignore_ascii_case(target)
+        });
+        Aliases {
+            map,
+            renames_canonical,
+        }
+    }
+}
+
+impl std::ops::Deref for Aliases {
+    type Target = HashMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.map
+    }
+}
+
 /// Every role alias must name one of the canonical roles (`{"human": "person"}` would map
 /// every human turn to a role no chat template knows).
 fn check_aliases(name: &str, aliases: &HashMap<String, String>) -> Result<(), IngestError> {
@@ -858,34 +896,149 @@ fn check_weight(name: &str, w: Option<i8>) -> Result<(), IngestError> {
     }
 }
 
-/// OpenAI wants each call's `function.arguments` as JSON text; Hugging Face chat templates take
-/// an object. An object (or array) there is written as its JSON text, so that what is written
-/// back is valid OpenAI data and every row reads the same.
-fn string_arguments(calls: &mut [Json<'_>]) {
-    for call in calls {
-        let Json::Obj(entries) = call else { continue };
-        let Some((_, Json::Obj(function))) = entries.iter_mut().find(|(k, _)| k == "function")
-        else {
-            continue;
+/// Check tool calls against OpenAI's shape, `{"id", "type": "function", "function": {"name",
+/// "arguments"}}`, so that what is written back is valid: an `id` where the format links calls
+/// and results (`ids`); a `type` other than "function" refused, a missing one written; a
+/// `function.name`; `arguments` as JSON text: an object (as Hugging Face chat templates take
+/// it) becomes its text, a missing or null one `"{}"` (a call without arguments).
+fn check_calls(calls: &mut [Json<'_>], path: &str, ids: bool) -> Result<(), LineIssue> {
+    for (i, call) in calls.iter_mut().enumerate() {
+        let at = |key: &str| format!("{path}[{i}]{key}");
+        let Json::Obj(entries) = call else {
+            return Err(wrong_type(&at(""), "a tool call object", call));
         };
-        if let Some((_, arguments)) = function.iter_mut().find(|(k, _)| k == "arguments") {
-            if matches!(arguments, Json::Obj(_) | Json::Arr(_)) {
+        if ids {
+            match entries.iter().find(|(k, _)| k == "id").map(|(_, v)| v) {
+                Some(Json::Str(id)) if !id.trim().is_empty() => {}
+                None | Some(Json::Null) | Some(Json::Str(_)) => {
+                    return Err(LineIssue::new(
+                        Category::MissingField,
+                        "a tool call without an \"id\"",
+                    )
+                    .with_field(at(".id"))
+                    .with_hint("give each call an id; the tool message with its result answers with the same tool_call_id"))
+                }
+                Some(other) => return Err(wrong_type(&at(".id"), "a string", other)),
+            }
+        }
+        match entries.iter().position(|(k, _)| k == "type") {
+            None => entries.push((Cow::Borrowed("type"), Json::Str(Cow::Borrowed("function")))),
+            Some(t) => match &entries[t].1 {
+                Json::Null => entries[t].1 = Json::Str(Cow::Borrowed("function")),
+                Json::Str(kind) if kind == "function" => {}
+                other => {
+                    return Err(LineIssue::new(
+                        Category::WrongType,
+                        format!(
+                            "a tool call of type {} (OpenAI's format has function calls only)",
+                            other.to_json()
+                        ),
+                    )
+                    .with_field(at(".type")))
+                }
+            },
+        }
+        let function = match entries.iter_mut().find(|(k, _)| k == "function") {
+            Some((_, Json::Obj(function))) => function,
+            None | Some((_, Json::Null)) => return Err(missing(&at(".function"), "tool call")),
+            Some((_, other)) => return Err(wrong_type(&at(".function"), "an object", other)),
+        };
+        match function.iter().find(|(k, _)| k == "name").map(|(_, v)| v) {
+            Some(Json::Str(name)) if !name.trim().is_empty() => {}
+            None | Some(Json::Null) | Some(Json::Str(_)) => {
+                return Err(missing(&at(".function.name"), "tool call"))
+            }
+            Some(other) => return Err(wrong_type(&at(".function.name"), "a string", other)),
+        }
+        match function.iter_mut().find(|(k, _)| k == "arguments") {
+            Some((_, Json::Str(_))) => {}
+            Some((_, arguments @ (Json::Obj(_) | Json::Arr(_)))) => {
                 *arguments = Json::Str(Cow::Owned(arguments.to_json()));
+            }
+            Some((_, arguments @ Json::Null)) => *arguments = Json::Str(Cow::Borrowed("{}")),
+            None => function.push((Cow::Borrowed("arguments"), Json::Str(Cow::Borrowed("{}")))),
+            Some((_, other)) => {
+                return Err(wrong_type(
+                    &at(".function.arguments"),
+                    "JSON text or an object",
+                    other,
+                ))
             }
         }
     }
+    Ok(())
 }
 
-/// Whether the top-level field `key` is the JSON `false` (read in place: it stays in metadata).
-fn is_false(fields: &[(Cow<'_, str>, Field<'_>)], key: &str) -> bool {
-    fields.iter().any(|(k, v)| {
-        k == key
-            && match v {
-                Field::Raw(r) => r.get().trim() == "false",
-                Field::Parsed(j) => matches!(j, Json::Bool(false)),
-                Field::Skipped => false,
+/// Keys of a message this format cannot honour, refused rather than dropped: OpenAI's legacy
+/// `function_call` (in formats with `tool_calls`), and axolotl's token-level
+/// `training_detail` (a message is trained whole or not at all here).
+fn unreadable_keys<'a>(
+    obj: &mut [(Cow<'a, str>, Json<'a>)],
+    src: Src<'_>,
+    calls: bool,
+) -> Result<(), LineIssue> {
+    if calls && take_in(obj, "function_call").is_some_and(|v| !matches!(v, Json::Null)) {
+        return Err(legacy_function_call(&src.sub("function_call")));
+    }
+    if take_in(obj, "training_detail").is_some_and(|v| !matches!(v, Json::Null)) {
+        return Err(LineIssue::new(
+            Category::WrongType,
+            "token-level \"training_detail\" cannot be honoured: a message is trained whole or not at all",
+        )
+        .with_field(src.sub("training_detail"))
+        .with_hint("split the message, or give it \"training\": true or false for the whole of it"));
+    }
+    Ok(())
+}
+
+/// The row's desirability label `key` (read in place: it stays in metadata): `Ok(true)` when it
+/// is absent or true, `Ok(false)` when false. What a CSV round trip makes of a boolean counts
+/// too ("false", "False", 0); any other value is refused, since guessing would train on
+/// answers labelled bad.
+fn desirable(fields: &[(Cow<'_, str>, Field<'_>)], key: &str) -> Result<bool, LineIssue> {
+    let Some((_, v)) = fields.iter().find(|(k, _)| k == key) else {
+        return Ok(true);
+    };
+    let text = match v {
+        Field::Raw(r) => r.get().trim(),
+        Field::Parsed(Json::Bool(b)) => return Ok(*b),
+        Field::Parsed(j) => return label_value(key, &j.to_json()),
+        Field::Skipped => return Ok(true),
+    };
+    match text {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => label_value(key, other),
+    }
+}
+
+#[cold]
+fn label_value(key: &str, text: &str) -> Result<bool, LineIssue> {
+    let unquoted = text.trim_matches('"');
+    if ["true", "1", "1.0"]
+        .iter()
+        .any(|t| unquoted.eq_ignore_ascii_case(t))
+    {
+        return Ok(true);
+    }
+    if ["false", "0", "0.0"]
+        .iter()
+        .any(|t| unquoted.eq_ignore_ascii_case(t))
+    {
+        return Ok(false);
+    }
+    Err(LineIssue::new(
+        Category::WrongType,
+        format!(
+            "expected true or false (whether this answer is a good one), found {}",
+            match text.char_indices().nth(40) {
+                Some((cut, _)) => format!("{}...", &text[..cut]),
+                None => text.to_string(),
             }
-    })
+        ),
+    )
+    .with_field(key)
+    .with_hint("label each row true (a good answer, trained on) or false (a bad one, left out)"))
 }
 
 #[cold]
@@ -989,9 +1142,17 @@ fn text_parts<'a>(parts: BVec<'a, Json<'a>>, path: &str) -> Result<Cow<'a, str>,
                 &p,
             ));
         };
-        let kind = match take_in(&mut obj, "type") {
-            Some(Json::Str(s)) => s,
-            None | Some(Json::Null) => Cow::Borrowed("text"),
+        let (kind, kind_field) = match take_in(&mut obj, "type") {
+            Some(Json::Str(s)) => (s, Cow::Borrowed("type")),
+            // Untyped parts (Bedrock's, Gemini's): `{"text": ...}`, or a non-text part named by
+            // its key (`{"image": {...}}`, `{"reasoningContent": {...}}`).
+            None | Some(Json::Null) => match obj
+                .iter()
+                .find(|(k, v)| k != "text" && !matches!(v, Json::Null))
+            {
+                Some((k, _)) if !obj.iter().any(|(t, _)| t == "text") => (k.clone(), k.clone()),
+                _ => (Cow::Borrowed("text"), Cow::Borrowed("type")),
+            },
             Some(other) => {
                 return Err(wrong_type(&format!("{path}[{i}].type"), "a string", &other))
             }
@@ -1004,7 +1165,7 @@ fn text_parts<'a>(parts: BVec<'a, Json<'a>>, path: &str) -> Result<Cow<'a, str>,
                     quote(&kind, 40)
                 ),
             )
-            .with_field(format!("{path}[{i}].type"))
+            .with_field(format!("{path}[{i}].{kind_field}"))
             .with_hint("remove non-text parts (images, audio) or use a multimodal trainer"));
         }
         match take_in(&mut obj, "text") {
@@ -1159,12 +1320,9 @@ fn is_blank(s: &str) -> bool {
 
 /// Resolve a role name: the part's aliases, the format's aliases, then the canonical names
 /// (ASCII case-insensitively).
-pub fn canonical_role(
-    raw: &str,
-    part: &HashMap<String, String>,
-    format: &HashMap<String, String>,
-) -> Option<&'static str> {
-    if part.is_empty() && format.is_empty() {
+pub fn canonical_role(raw: &str, part: &Aliases, format: &Aliases) -> Option<&'static str> {
+    // The common case first: a canonical name that no alias renames (no hash lookup).
+    if !part.renames_canonical && !format.renames_canonical {
         if let Some(r) = ROLES.iter().copied().find(|r| *r == raw) {
             return Some(r);
         }
@@ -1346,16 +1504,24 @@ mod tests {
 
     #[test]
     fn canonical_roles_with_and_without_aliases() {
-        let none = HashMap::new();
+        let none = Aliases::default();
         assert_eq!(canonical_role("assistant", &none, &none), Some("assistant"));
         assert_eq!(canonical_role("User", &none, &none), Some("user"));
         assert_eq!(canonical_role("gpt", &none, &none), None);
-        let aliases: HashMap<String, String> =
-            [("gpt".to_string(), "assistant".to_string())].into();
+        let aliases = Aliases::from(HashMap::from([
+            ("gpt".into(), "assistant".into()),
+            ("user".into(), "user".into()),
+        ]));
+        assert!(!aliases.renames_canonical);
         assert_eq!(canonical_role("gpt", &aliases, &none), Some("assistant"));
         assert_eq!(canonical_role("GPT", &none, &aliases), Some("assistant"));
-        // An alias may rename a canonical name too.
-        let swap: HashMap<String, String> = [("user".to_string(), "assistant".to_string())].into();
-        assert_eq!(canonical_role("user", &swap, &none), Some("assistant"));
+        assert_eq!(canonical_role("user", &aliases, &none), Some("user"));
+        // An alias may rename a canonical name too, in any case.
+        for key in ["user", "User"] {
+            let swap = Aliases::from(HashMap::from([(key.into(), "assistant".into())]));
+            assert!(swap.renames_canonical);
+            assert_eq!(canonical_role(key, &swap, &none), Some("assistant"));
+            assert_eq!(canonical_role(key, &none, &swap), Some("assistant"));
+        }
     }
 }

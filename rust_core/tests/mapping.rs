@@ -267,14 +267,35 @@ fn a_desirable_field_that_is_false_skips_the_row_and_stays_in_metadata() {
     let data = br#"{"prompt": "a", "completion": "b", "label": true}
 {"prompt": "a", "completion": "b", "label": false}
 {"prompt": "a", "completion": "b", "label" :  false }
-{"prompt": "a", "completion": "b", "label": "false"}
+{"prompt": "a", "completion": "b", "label": "False"}
+{"prompt": "a", "completion": "b", "label": 0}
 {"prompt": "a", "completion": "b"}
+{"prompt": "a", "completion": "b", "label": "TRUE"}
+{"prompt": "a", "completion": "b", "label": 1}
+{"prompt": "a", "completion": "b", "label": "maybe"}
+{"prompt": "a", "completion": "b", "label": null}
 "#;
     let (b, r) = read(data, Some(&[KTO]), opts(1, 1 << 20));
-    assert_eq!(r.rows_kept, 3);
-    assert_eq!(lines(&b), [1, 4, 5]);
-    let e = &r.examples[0];
-    assert_eq!((e.line, e.category), (2, Category::NoTrainableAssistant));
-    assert_eq!(e.field.as_deref(), Some("label"));
-    assert_eq!(r.examples[1].line, 3);
+    assert_eq!(r.rows_kept, 4);
+    assert_eq!(lines(&b), [1, 6, 7, 8]);
+    let got: Vec<(u64, Category)> = r.examples.iter().map(|e| (e.line, e.category)).collect();
+    assert_eq!(
+        got,
+        [
+            (2, Category::NoTrainableAssistant),
+            (3, Category::NoTrainableAssistant),
+            (4, Category::NoTrainableAssistant),
+            (5, Category::NoTrainableAssistant),
+            (9, Category::WrongType),
+            (10, Category::WrongType),
+        ]
+    );
+    assert!(r
+        .examples
+        .iter()
+        .all(|e| e.field.as_deref() == Some("label")));
+    assert_eq!(
+        r.examples[4].message,
+        r#"expected true or false (whether this answer is a good one), found "maybe""#
+    );
 }

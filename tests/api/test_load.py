@@ -272,8 +272,8 @@ def test_strict_mapping_error_names_the_field(write_jsonl, pm) -> None:
         "messages[1].role",
     )
     assert str(info.value).startswith(
-        f'{path}:2: messages[1].role: unknown role "bot" (expected system, developer, user, '
-        "assistant, tool)"
+        f'{path}:2: messages[1].role: unknown role "bot" (expected chatbot, model, system, '
+        "developer, user, assistant, tool)"
     )
 
 
@@ -330,7 +330,7 @@ def test_no_rows_names_the_most_common_reason(write_jsonl, pm) -> None:
     assert str(info.value) == (
         f"{path}: 0 rows kept of 4 lines read (3 unknown_role, 1 unsupported_format). "
         f'Most common reason: unknown_role, e.g. {path}:1: messages[1].role: unknown role "bot" '
-        "(expected system, developer, user, assistant, tool)\n"
+        "(expected chatbot, model, system, developer, user, assistant, tool)\n"
         'Hint: map it in the format\'s roles, e.g. roles={"bot": "assistant"}, or use '
         'policy="quarantine" to set such rows aside'
     )

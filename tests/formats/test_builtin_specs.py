@@ -223,28 +223,33 @@ def test_prompt_completion_reads_trl_conversational_rows_and_skips_kto_false_lab
         {"prompt": [{"role": "user", "content": "a"}], "completion": "b"},
         {"prompt": "c", "completion": [{"role": "assistant", "content": "d"}], "label": True},
         {"prompt": "e", "completion": "f", "label": False},
-        {"prompt": "g", "completion": "h", "label": "positive"},  # not KTO's boolean: kept
         {
             "prompt": [{"role": "user", "content": "i"}],
             "completion": [{"role": "user", "content": "j"}],
         },
+        # what a CSV round trip makes of KTO's booleans
+        {"prompt": "k", "completion": "l", "label": "False"},
+        {"prompt": "m", "completion": "n", "label": 1},
+        # neither true nor false: refused, not guessed (a bad answer would be trained)
+        {"prompt": "g", "completion": "h", "label": "positive"},
+        {"prompt": "o", "completion": "p", "label": None},
     ]
     ds = bi.load(write_jsonl(rows))
     assert ds.format == "prompt-completion"
     report = ds.report
-    assert (report.lines_read, report.rows_kept) == (5, 3)
-    assert report.skipped == {"no_trainable_assistant": 2}
-    first, second = report.examples
-    assert (first["line"], first["field"]) == (3, "label")
-    assert "labelled false" in first["message"]
-    assert "KTO" in first["message"]
-    assert second["line"] == 5  # a completion with no assistant message trains nothing
+    assert (report.lines_read, report.rows_kept) == (8, 3)
+    assert report.skipped == {"no_trainable_assistant": 3, "wrong_type": 2}
+    by_line = {e["line"]: e for e in report.examples}
+    assert (by_line[3]["field"], by_line[5]["field"]) == ("label", "label")
+    assert "labelled false" in by_line[3]["message"]
+    assert "KTO" in by_line[3]["message"]
+    assert by_line[4]["category"] == "no_trainable_assistant"  # the completion is a user turn
+    assert by_line[7]["message"] == (
+        'label: expected true or false (whether this answer is a good one), found "positive"'
+    )
+    assert by_line[8]["category"] == "wrong_type"
     assert [m["content"] for m in ds.messages_as_python(1)] == ["c", "d"]
-    assert ds.table.column("metadata").to_pylist() == [
-        None,
-        '{"label":true}',
-        '{"label":"positive"}',
-    ]
+    assert ds.table.column("metadata").to_pylist() == [None, '{"label":true}', '{"label":1}']
 
 
 def test_llamafactory_kto_tag_false_rows_are_never_trained(write_jsonl) -> None:

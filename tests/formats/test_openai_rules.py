@@ -239,3 +239,141 @@ def test_axolotl_training_flags_are_weights(write_jsonl: Any) -> None:
         "messages[0].training: weight 1 on a user message: only assistant messages are trained",
     )
     assert [m.get("weight") for m in ds.messages_as_python(1)] == [None, 1]
+
+
+def test_tool_calls_are_checked_and_completed_to_openais_shape(
+    write_jsonl: Any, tmp_path: Path
+) -> None:
+    def row(call: Any) -> dict[str, Any]:
+        calling = {"role": "assistant", "content": None, "tool_calls": [call]}
+        return {"messages": [USER, calling, {"role": "tool", "tool_call_id": "c1", "content": "r"}]}
+
+    fn = {"name": "f", "arguments": "{}"}
+    rows = [
+        row({"id": "c1", "function": {"name": "f"}}),  # 1: type and arguments filled in
+        row({"id": "c1", "type": "function", "function": {"name": "f", "arguments": None}}),
+        row({"type": "function", "function": fn}),  # 3: no id
+        row({"id": "c1", "type": "function", "function": {"arguments": "{}"}}),  # 4: no name
+        row({"id": "c1", "type": "retrieval", "function": fn}),  # 5
+        row("call f"),  # 6
+        row({"id": "c1", "type": "function", "function": {"name": "f", "arguments": 42}}),  # 7
+        row({"id": "c1", "type": "function", "function": "f"}),  # 8
+    ]
+    ds = _read(write_jsonl, rows)
+    skips = {line: (c, m) for line, (c, m) in _skips(ds).items()}
+    assert skips == {
+        3: ("missing_field", 'messages[1].tool_calls[0].id: a tool call without an "id"'),
+        4: ("missing_field", 'messages[1].tool_calls[0].function.name: missing field "name"'),
+        5: (
+            "wrong_type",
+            'messages[1].tool_calls[0].type: a tool call of type "retrieval" '
+            "(OpenAI's format has function calls only)",
+        ),
+        6: (
+            "wrong_type",
+            'messages[1].tool_calls[0]: expected a tool call object, found a string "call f"',
+        ),
+        7: (
+            "wrong_type",
+            "messages[1].tool_calls[0].function.arguments: expected JSON text or an object, "
+            "found a number 42",
+        ),
+        8: (
+            "wrong_type",
+            'messages[1].tool_calls[0].function: expected an object, found a string "f"',
+        ),
+    }
+    out = tmp_path / "out.jsonl"
+    write_openai(ds.table, out)
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    expected = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    assert [w["messages"][1]["tool_calls"] for w in written] == [[expected], [expected]]
+    assert all(openai_problems(w) == [] for w in written)
+
+
+def test_keys_that_cannot_be_honoured_are_refused_not_dropped(write_jsonl: Any) -> None:
+    call = {"name": "f", "arguments": "{}"}
+    rows = [
+        # a legacy call next to text: writing the text alone would train announcing a call
+        {"messages": [USER, {"role": "assistant", "content": "Looking.", "function_call": call}]},
+        {"messages": [USER, {"role": "assistant", "content": "", "function_call": call}]},
+        {"messages": [USER, {"role": "assistant", "content": "a", "function_call": None}]},
+        {
+            "messages": [
+                USER,
+                {"role": "assistant", "content": "a b", "training_detail": [{"begin_offset": 0}]},
+            ]
+        },
+    ]
+    skips = _skips(_read(write_jsonl, rows))
+    assert skips[1][0] == skips[2][0] == "wrong_type"
+    assert skips[1][1].startswith('messages[1].function_call: a legacy "function_call" message')
+    assert 3 not in skips  # a null function_call says nothing
+    assert skips[4] == (
+        "wrong_type",
+        'messages[1].training_detail: token-level "training_detail" cannot be honoured: '
+        "a message is trained whole or not at all",
+    )
+
+
+def test_train_flags_text_blocks_and_service_role_names(write_jsonl: Any, tmp_path: Path) -> None:
+    rows = [
+        # Bedrock Nova: system and content as text blocks
+        {
+            "schemaVersion": "bedrock-conversation-2024",
+            "system": [{"text": "Be friendly."}],
+            "messages": [
+                {"role": "user", "content": [{"text": "Capital of Mars?"}]},
+                {"role": "assistant", "content": [{"text": "None yet."}]},
+            ],
+        },
+        # Cohere's roles; axolotl's `train` flag
+        {
+            "messages": [
+                {"role": "System", "content": "Terse."},
+                {"role": "User", "content": "2+2?"},
+                {"role": "Chatbot", "content": "5", "train": False},
+                {"role": "User", "content": "Again?"},
+                {"role": "Chatbot", "content": "4"},
+            ]
+        },
+        {"messages": [USER, {"role": "model", "content": "a"}]},  # Gemini's assistant
+        {
+            "messages": [
+                {"role": "user", "content": [{"text": "look"}, {"image": {"format": "png"}}]},
+                ASSISTANT,
+            ]
+        },
+    ]
+    ds = _read(write_jsonl, rows)
+    assert ds.messages_as_python(0) == [
+        {"role": "system", "content": "Be friendly."},
+        {"role": "user", "content": "Capital of Mars?"},
+        {"role": "assistant", "content": "None yet."},
+    ]
+    second = ds.messages_as_python(1)
+    assert [m["role"] for m in second] == ["system", "user", "assistant", "user", "assistant"]
+    assert [m.get("weight") for m in second] == [None, None, 0, None, None]
+    assert ds.messages_as_python(2)[1]["role"] == "assistant"
+    assert _skips(ds) == {
+        4: (
+            "wrong_type",
+            'messages[0].content[1].image: content part of type "image" '
+            "(only text parts can be trained on)",
+        )
+    }
+
+
+def test_sharegpt_honours_training_flags(write_jsonl: Any) -> None:
+    rows = [
+        {
+            "conversations": [
+                {"from": "human", "value": "a"},
+                {"from": "gpt", "value": "bad", "training": False},
+                {"from": "human", "value": "c"},
+                {"from": "gpt", "value": "good", "train": True},
+            ]
+        }
+    ]
+    ds = _read(write_jsonl, rows, "sharegpt")
+    assert [m.get("weight") for m in ds.messages_as_python(0)] == [None, 0, None, 1]

@@ -13,6 +13,8 @@ SHAREGPT_ROLES: dict[str, str] = {
     "assistant": "assistant",
     "chatgpt": "assistant",
     "bing": "assistant",
+    "chatbot": "assistant",  # Cohere
+    "model": "assistant",  # Gemini
     # LLaMA-Factory's tool calling: the assistant's call, then the tool's observation.
     "function_call": "assistant",
     "observation": "tool",

@@ -16,8 +16,11 @@ role is refused, saying how to convert it.
 
 Two shapes that axolotl and LLaMA-Factory read from ``messages`` rows are read too: a top-level
 ``system`` becomes the first message unless ``messages`` has a system message of its own (which
-wins), and a message's boolean ``training`` flag (axolotl's ``message_field_training``) is its
-weight: ``false`` on an assistant message is weight 0.
+wins), and a message's boolean ``training`` or ``train`` flag (axolotl's
+``message_field_training``) is its weight: ``false`` on an assistant message is weight 0. A
+message with token-level ``training_detail`` is refused (it is trained whole or not at all).
+The system prompt may also be a list of text blocks (Bedrock's ``[{"text": ...}]``), and the
+assistant may be named ``chatbot`` (Cohere) or ``model`` (Gemini).
 """
 
 from __future__ import annotations
@@ -42,11 +45,13 @@ SPEC = FormatSpec(
         signature=("messages",),
         parts=(
             Message("system", "system", optional=True, overridable=True),
-            ListOfTurns("messages", weight=("weight", "training")),
+            ListOfTurns("messages", weight=("weight", "training", "train")),
         ),
         tools="tools",
         id="id",
         metadata="rest",
+        # Cohere's chat fine-tuning data names the assistant Chatbot; Gemini's, model.
+        roles={"chatbot": "assistant", "model": "assistant"},
     ),
 )
 

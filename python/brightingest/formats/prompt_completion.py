@@ -7,8 +7,9 @@ TRL's conversational form, where ``prompt`` and ``completion`` are lists of mess
 (``[{"role": "user", "content": ...}]``), is read too: the prompt's messages come first and only
 the completion is trained (assistant turns inside the prompt get ``weight: 0``, as TRL's
 ``completion_only_loss`` does). TRL's unpaired preference data (KTO) adds a boolean ``label``:
-a row labelled ``false`` is an example of what not to answer, so it is skipped as
-``no_trainable_assistant``, never trained on.
+a row labelled false is an example of what not to answer, so it is skipped as
+``no_trainable_assistant``, never trained on; a label that is neither true nor false (``"maybe"``,
+null) is refused as ``wrong_type`` rather than guessed.
 """
 
 from __future__ import annotations

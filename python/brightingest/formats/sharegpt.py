@@ -152,7 +152,7 @@ SPEC = FormatSpec(
                 name=None,
                 tool_calls=None,
                 tool_call_id=None,
-                weight="weight",
+                weight=("weight", "training", "train"),
             ),
         ),
         tools="tools",
