@@ -2,12 +2,16 @@
 
 The rows follow the documented shapes of their sources: TRL's dataset formats
 (https://huggingface.co/docs/trl/dataset_formats), LLaMA-Factory's data/README.md ("Preference
-Dataset" for Alpaca and ShareGPT), HuggingFaceH4/ultrafeedback_binarized and Anthropic/hh-rlhf.
+Dataset" for Alpaca and ShareGPT), HuggingFaceH4/ultrafeedback_binarized, Anthropic/hh-rlhf, and
+the DPO rows of OpenAI (https://developers.openai.com/api/docs/guides/direct-preference-optimization)
+and Together (https://docs.together.ai/docs/fine-tuning/preference-tuning).
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +115,58 @@ HH = {
     "rejected": "\n\nHuman: What are some cuss words in english?\n\nAssistant: Here’s an "
     "incomplete list.\n\nHuman: What's your favorite one?\n\nAssistant: Ass.",
 }
+# Shape 7: OpenAI / Azure OpenAI / Together / Fireworks DPO (the example of OpenAI's guide).
+DPO: dict[str, Any] = {
+    "input": {
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "Explain gravity."},
+        ]
+    },
+    "preferred_output": [
+        {
+            "role": "assistant",
+            "content": "Gravity is a fundamental force that attracts two bodies with mass "
+            "towards each other.",
+        }
+    ],
+    "non_preferred_output": [{"role": "assistant", "content": "Gravity is when stuff falls down."}],
+}
+WEATHER_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+# The assistant calls the tool instead of guessing; its arguments as an object, as Hugging Face
+# chat templates take them.
+DPO_TOOLS: dict[str, Any] = {
+    "input": {
+        "messages": [{"role": "user", "content": "What's the weather in Paris right now?"}],
+        "tools": [WEATHER_TOOL],
+        "parallel_tool_calls": False,
+    },
+    "preferred_output": [
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": {"city": "Paris"}},
+                }
+            ],
+        }
+    ],
+    "non_preferred_output": [{"role": "assistant", "content": "It is sunny and 25 degrees."}],
+}
+
 
 SKY = [
     {"role": "user", "content": "The sky is"},
@@ -188,6 +244,7 @@ EXPECTED: list[tuple[dict[str, Any], list[dict[str, Any]]]] = [
             {"role": "assistant", "content": "I haven't even thought about it."},
         ],
     ),
+    (DPO, [*DPO["input"]["messages"], *DPO["preferred_output"]]),
 ]
 
 
@@ -244,6 +301,8 @@ def test_detect_scores() -> None:
         (ULTRAFEEDBACK, "openai"),
         (IMPLICIT, "openai"),
         (HH, "alpaca"),
+        (DPO, "alpaca"),
+        (DPO_TOOLS, "openai"),
     ],
 )
 def test_detection_picks_trl_preference_for_every_shape(
@@ -287,6 +346,11 @@ def test_plugin_contract_with_the_kit(tmp_path: Path) -> None:
                 "prompt": "Translate",
                 "chosen": "x",
                 "rejected": "y",
+            },
+            "empty_conversation": {**DPO, "input": {"messages": []}},
+            "system_not_first": {
+                **DPO,
+                "input": {"messages": [*reversed(DPO["input"]["messages"])]},
             },
         },
         tmp_path=tmp_path,
@@ -573,6 +637,283 @@ def test_hh_bad_rows(tmp_path: Path) -> None:
         ("empty_content", 3, "chosen", 'turn 2 ("Assistant:") of the transcript is empty.'),
         ("wrong_type", 4, "rejected", 'expected a transcript string like "chosen", got a list.'),
     ]
+
+
+# -- shape 7: OpenAI / Azure OpenAI / Together / Fireworks DPO ------------------------------------
+
+
+def _cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m brightingest ...`` as a user runs it: the installed plugin, found by its entry
+    point."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    pytest.importorskip("brightingest._core")
+    try:
+        version("brightingest-trl")
+    except PackageNotFoundError:
+        pytest.skip("brightingest-trl is not installed (pip install -e plugins/brightingest-trl)")
+    return subprocess.run(
+        [sys.executable, "-m", "brightingest", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_dpo_realistic_row() -> None:
+    assert brightingest_trl.map_record({**DPO, "id": "dpo-1"}) == {
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "Explain gravity."},
+            {
+                "role": "assistant",
+                "content": "Gravity is a fundamental force that attracts two bodies with mass "
+                "towards each other.",
+            },
+        ],
+        "id": "dpo-1",
+        "tools": None,
+        "metadata": {"non_preferred_output": DPO["non_preferred_output"]},
+    }
+
+
+def test_dpo_tools_go_to_their_column_and_parallel_tool_calls_to_metadata(tmp_path: Path) -> None:
+    pytest.importorskip("brightingest._core")
+    import brightingest as bi
+
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+    }
+    mapped = brightingest_trl.map_record(DPO_TOOLS)
+    assert mapped is not None
+    assert mapped["messages"] == [
+        {"role": "user", "content": "What's the weather in Paris right now?"},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+    ]
+    assert mapped["tools"] == [WEATHER_TOOL]
+    assert mapped["metadata"] == {
+        "non_preferred_output": DPO_TOOLS["non_preferred_output"],
+        "parallel_tool_calls": False,
+    }
+
+    ds = bi.load(write_rows(tmp_path / "dpo.jsonl", [DPO_TOOLS]), pm=_pm(), progress=False)
+    assert ds.format == "trl-preference"
+    assert ds.messages_as_python(0)[1] == {"role": "assistant", "tool_calls": [call]}
+    assert json.loads(ds.table.column("tools")[0].as_py()) == [WEATHER_TOOL]
+    assert json.loads(ds.table.column("metadata")[0].as_py())["parallel_tool_calls"] is False
+
+
+def test_dpo_multi_turn_input_with_assistant_and_tool_turns() -> None:
+    """The prompt's assistant turns (a reply, a tool call) are context: weight 0, even where the
+    row says 1; ``preferred_output`` may hold several assistant messages, all trained."""
+    call = {"id": "c1", "type": "function", "function": {"name": "add", "arguments": "[2, 2]"}}
+    row = {
+        "input": {
+            "messages": [
+                {"role": "system", "content": "You are a math tutor."},
+                {"role": "user", "content": "What is 2+2?"},
+                {"role": "assistant", "content": "4.", "weight": 1},
+                {"role": "user", "content": "Check it with the calculator."},
+                {"role": "assistant", "content": None, "tool_calls": [call]},
+                {"role": "tool", "content": "4", "tool_call_id": "c1"},
+            ],
+            "seed": 7,
+        },
+        "preferred_output": [
+            {"role": "assistant", "content": "The calculator agrees: 4."},
+            {"role": "assistant", "content": "Anything else?"},
+        ],
+        "non_preferred_output": [{"role": "assistant", "content": "5."}],
+        "system": "Ignored: the input has its own system message.",
+        "split": "train",
+    }
+    mapped = brightingest_trl.map_record(row)
+    assert mapped is not None
+    assert mapped["messages"] == [
+        {"role": "system", "content": "You are a math tutor."},
+        {"role": "user", "content": "What is 2+2?"},
+        {"role": "assistant", "content": "4.", "weight": 0},
+        {"role": "user", "content": "Check it with the calculator."},
+        {"role": "assistant", "content": "", "tool_calls": [call], "weight": 0},
+        {"role": "tool", "content": "4", "tool_call_id": "c1"},
+        {"role": "assistant", "content": "The calculator agrees: 4."},
+        {"role": "assistant", "content": "Anything else?"},
+    ]
+    assert mapped["metadata"] == {
+        "non_preferred_output": row["non_preferred_output"],
+        "split": "train",
+        "input": {"seed": 7},
+    }
+    # Without a system message in the input, a top-level system is the system prompt.
+    no_system = {**DPO, "input": {"messages": DPO["input"]["messages"][1:]}, "system": "Be brief."}
+    assert brightingest_trl.map_record(no_system)["messages"][:2] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Explain gravity."},
+    ]
+
+
+def test_dpo_bad_rows(tmp_path: Path) -> None:
+    pytest.importorskip("brightingest._core")
+    user, system = DPO["input"]["messages"][1], DPO["input"]["messages"][0]
+    good = DPO["preferred_output"]
+    path = write_rows(
+        tmp_path / "dpo.jsonl",
+        [
+            DPO,
+            {**DPO, "input": {"messages": [system, {"role": "user", "content": "  "}]}},
+            {k: v for k, v in DPO.items() if k != "input"},
+            {**DPO, "input": {"tools": [WEATHER_TOOL]}},
+            {**DPO, "input": {"messages": [user]}, "preferred_output": good[0]},
+            {**DPO, "preferred_output": [{"role": "user", "content": "Why?"}]},
+            {**DPO, "preferred_output": []},
+            {**DPO, "input": {"messages": [user]}, "prompt": "Explain gravity."},
+            {"input": DPO["input"], "chosen": good, "rejected": DPO["non_preferred_output"]},
+            {k: v for k, v in DPO.items() if k != "non_preferred_output"},
+            {**DPO, "input": "Explain gravity."},
+            {**DPO, "input": {"messages": [{"role": "user"}]}},
+            {**DPO, "input": {**DPO["input"], "parallel_tool_calls": "no"}},
+            {**DPO, "input": {"messages": [user, {"role": "tool", "content": "4"}]}},
+            {**DPO, "preferred_output": [{"role": "assistant", "tool_calls": {"id": "c"}}]},
+            {**DPO, "input": {"messages": [{"role": "human", "content": "Hi"}]}},
+        ],
+    )
+    assert _skips(path) == [
+        ("empty_content", 2, "input.messages[1].content", "the message content is empty."),
+        (
+            "missing_field",
+            3,
+            "input",
+            'the DPO row has no "input" (the prompt: {"messages": [...]}).',
+        ),
+        ("missing_field", 4, "input.messages", '"input" has no "messages" (the prompt).'),
+        (
+            "wrong_type",
+            5,
+            "preferred_output",
+            "expected a list of assistant messages, got an object.",
+        ),
+        (
+            "no_trainable_assistant",
+            6,
+            "preferred_output[0].role",
+            'preferred_output[0] is a "user" message: the preferred output holds the assistant\'s '
+            "answer only.",
+        ),
+        (
+            "no_trainable_assistant",
+            7,
+            "preferred_output",
+            "the preferred output has no messages: no assistant message to train on.",
+        ),
+        (
+            "unsupported_format",
+            8,
+            "prompt",
+            'the row has the OpenAI DPO fields ("input", "preferred_output", '
+            '"non_preferred_output") and "prompt" of another preference shape: cannot tell which '
+            "one to read.",
+        ),
+        (
+            "unsupported_format",
+            9,
+            "chosen",
+            'the row has the OpenAI DPO fields ("input", "preferred_output", '
+            '"non_preferred_output") and "chosen" of another preference shape: cannot tell which '
+            "one to read.",
+        ),
+        (
+            "missing_field",
+            10,
+            "non_preferred_output",
+            'a DPO row needs "preferred_output" and "non_preferred_output"; "non_preferred_output" '
+            "is missing.",
+        ),
+        (
+            "wrong_type",
+            11,
+            "input",
+            'expected an object {"messages": [...], "tools"?}, got a string.',
+        ),
+        (
+            "missing_field",
+            12,
+            "input.messages[0].content",
+            "the message has no content (and no tool_calls).",
+        ),
+        ("wrong_type", 13, "input.parallel_tool_calls", "expected a boolean, got a string."),
+        (
+            "missing_field",
+            14,
+            "input.messages[1].tool_call_id",
+            "a tool message needs the tool_call_id of the call it answers.",
+        ),
+        (
+            "wrong_type",
+            15,
+            "preferred_output[0].tool_calls",
+            "expected a non-empty list of tool calls, got an object.",
+        ),
+        (
+            "unknown_role",
+            16,
+            "input.messages[0].role",
+            'unknown role "human" (expected system, developer, user, assistant, tool).',
+        ),
+    ]
+
+
+def test_dpo_detection(tmp_path: Path) -> None:
+    import brightingest as bi
+
+    spec = brightingest_trl.SPEC
+    assert spec.score(DPO) == 1.0
+    assert spec.score(DPO_TOOLS) == 1.0
+    assert spec.score({**DPO, "id": 3, "source": "web"}) == 0.96  # an unknown key lowers it a bit
+    assert spec.score({**DPO, "input": "Explain gravity."}) == 0.5  # ours, to refuse with reason
+    assert spec.score({"preferred_output": DPO["preferred_output"]}) == 0.0  # both sides needed
+    path = write_rows(tmp_path / "dpo.jsonl", [DPO, DPO_TOOLS])
+    detection = bi.detect(path, pm=_pm())
+    assert detection.best == "trl-preference"
+    assert dict(detection.scores)["trl-preference"] >= 0.9
+    assert all(score == 0.0 for name, score in detection.scores if name != "trl-preference")
+
+
+def test_dpo_cli_inspect_and_convert_round_trip(tmp_path: Path) -> None:
+    """``inspect`` detects the installed plugin's format; ``convert --to openai`` writes the
+    chosen conversation with the tools and ``parallel_tool_calls`` of the row."""
+    write_rows(tmp_path / "dpo.jsonl", [DPO, DPO_TOOLS])
+    inspected = _cli("inspect", "dpo.jsonl", "--json", cwd=tmp_path)
+    assert inspected.returncode == 0, inspected.stderr
+    report = json.loads(inspected.stdout)
+    assert report["detection"]["best"] == "trl-preference"
+    assert report["rows_kept"] == 2
+
+    converted = _cli("convert", "dpo.jsonl", "-o", "out.jsonl", "--to", "openai", cwd=tmp_path)
+    assert converted.returncode == 0, converted.stderr
+    lines = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == (
+        '{"messages":[{"role":"system","content":"You are a helpful assistant."},'
+        '{"role":"user","content":"Explain gravity."},{"role":"assistant","content":"Gravity is '
+        'a fundamental force that attracts two bodies with mass towards each other."}]}'
+    )
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+    }
+    assert json.loads(lines[1]) == {
+        "messages": [
+            {"role": "user", "content": "What's the weather in Paris right now?"},
+            {"role": "assistant", "tool_calls": [call]},
+        ],
+        "tools": [WEATHER_TOOL],
+        "parallel_tool_calls": False,
+    }
+    assert len(lines) == 2
 
 
 def test_a_row_that_is_not_preference_data_is_not_ours() -> None:

@@ -29,23 +29,37 @@ turns get ``weight: 0``), then the chosen answer, the only part trained. The sha
    ``prompt`` ending in ``"\\n\\nAssistant:"`` with the reply in ``chosen``): split into user and
    assistant turns (the one space after the colon dropped); the last assistant turn is trained,
    earlier ones get ``weight: 0``.
+7. OpenAI / Azure OpenAI / Together / Fireworks DPO: ``{"input": {"messages": [...], "tools"?,
+   "parallel_tool_calls"?}, "preferred_output": [assistant, ...], "non_preferred_output": [...]}``:
+   ``input.messages`` is the prompt (its assistant turns ``weight: 0``; a system message there is
+   the system prompt), then ``preferred_output``, a list of assistant messages (text or
+   ``tool_calls``), all trained. ``non_preferred_output`` is kept in ``metadata`` (as
+   ``rejected`` is), ``input.tools`` fills the ``tools`` column and a boolean
+   ``input.parallel_tool_calls`` goes to ``metadata["parallel_tool_calls"]``, which
+   brightingest's OpenAI writer writes back. Messages are OpenAI's ``{role, content, name?,
+   tool_calls?, tool_call_id?}`` and are checked here, so that a refusal names the row's own
+   field (``input.messages[1].content``): a missing or blank content (``missing_field``,
+   ``empty_content``), a ``tool`` message without ``tool_call_id``, a system message after the
+   conversation started (``system_not_first``), a ``preferred_output`` that is not a list
+   (``wrong_type``) or holds a message other than an assistant's (``no_trainable_assistant``).
+   A row with these fields and also ``chosen``, ``prompt`` or another shape's prompt field is
+   refused (``unsupported_format``).
 
 A top-level ``system`` string becomes the first message in every shape, unless the prompt
 itself starts with a system message, which then overrides it (as LLaMA-Factory reads ShareGPT
-rows). Rows that cannot be
-read this way are refused with a reason, never guessed at: a row with two prompt fields
-(``unsupported_format``), a value of the wrong kind (``wrong_type``), no prompt to find
-(``missing_field``), empty text (``empty_content``), or nothing of ``chosen`` left to train on
-(``no_trainable_assistant``).
+rows). Rows that cannot be read this way are refused with a reason, never guessed at: a row
+with two prompt fields or two shapes (``unsupported_format``), a value of the wrong kind
+(``wrong_type``), no prompt to find (``missing_field``), empty text (``empty_content``), or
+nothing of ``chosen`` (``preferred_output``) left to train on (``no_trainable_assistant``).
 
 Why Python per row (``FormatSpec.map_record``, brightingest's slow path) and not a declarative
 ``Mapping``: telling these shapes apart needs the values (HH transcripts and TRL strings have
 the same keys), two of them compare ``chosen`` with the prompt or with ``rejected``, and such
 rows must be refused with a reason; a declaration cannot do that, and a ``transform`` runs after
 the rows were kept. Preference datasets are small enough for it. ``id`` and ``tools`` fill their
-columns and every other field (``rejected`` among them) is kept in ``metadata``. ShareGPT tool
-turns (``function_call`` then ``observation``) are linked by the built-in ``sharegpt`` format's
-``transform``, reused here.
+columns and every other field (``rejected`` and ``non_preferred_output`` among them) is kept in
+``metadata``. ShareGPT tool turns (``function_call`` then ``observation``) are linked by the
+built-in ``sharegpt`` format's ``transform``, reused here.
 
 It is registered through the ``brightingest.formats`` entry-point group of this distribution's
 ``pyproject.toml``, exactly as brightingest's built-in formats are.
@@ -53,6 +67,7 @@ It is registered through the ``brightingest.formats`` entry-point group of this 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable
@@ -103,17 +118,39 @@ _READ = frozenset(
 #: Fields that hold the prompt, one per shape; a row has at most one.
 _PROMPT_FIELDS = ("instruction", "conversations", "prompt")
 
+#: Top-level keys of the OpenAI DPO shape (shape 7); any other key lowers its score a little.
+_DPO_KNOWN = frozenset(
+    {"input", "preferred_output", "non_preferred_output", "id", "system", "tools"}
+)
+
+#: Fields of the other shapes that a DPO row must not have: they would be a second prompt or a
+#: second answer.
+_DPO_CONFLICTS = (
+    "prompt",
+    "chosen",
+    "rejected",
+    "instruction",
+    "conversations",
+    "history",
+    "messages",
+)
+
+#: What shape 7 reads from its ``input`` object; other keys there are kept in ``metadata``.
+_DPO_INPUT_READ = frozenset({"messages", "tools", "parallel_tool_calls"})
+
 _HH_TURN = re.compile(r"\n\n(Human|Assistant): ?")
 _HH_ROLES = {"Human": "user", "Assistant": "assistant"}
 
 
 def detect(row: Any) -> float:
-    """How much ``row`` looks like preference data: 0 without both ``chosen`` and ``rejected``.
+    """How much ``row`` looks like preference data: 0 without both ``chosen`` and ``rejected``
+    (or both ``preferred_output`` and ``non_preferred_output``, OpenAI's DPO shape).
 
     A row with both scores at least 0.8 (1.0 with only known keys), so that it wins over the
     built-in formats whose fields it also has (``sharegpt``'s ``conversations``, ``openai``'s
-    ``messages``): those would train the prompt and drop the chosen answer. Values of the
-    wrong kind halve the score, so that a forced or detected read names the problem.
+    ``messages``, ``alpaca``'s ``input``): those would train the prompt and drop the chosen
+    answer. Values of the wrong kind halve the score (an ``input`` that is not an object, DPO
+    outputs that are not lists), so that a forced or detected read names the problem.
 
     Args:
         row: A parsed JSON value.
@@ -123,6 +160,17 @@ def detect(row: Any) -> float:
     """
     if not isinstance(row, dict) or not row:
         return 0.0
+    preferred, non_preferred = row.get("preferred_output"), row.get("non_preferred_output")
+    if preferred is not None and non_preferred is not None:  # OpenAI DPO (shape 7)
+        score = 0.8 + 0.2 * sum(1 for k in row if k in _DPO_KNOWN) / len(row)
+        prompt = row.get("input")
+        if not (
+            isinstance(prompt, dict)
+            and isinstance(preferred, list)
+            and isinstance(non_preferred, list)
+        ):
+            score *= 0.5
+        return round(score, 6)
     chosen, rejected = row.get("chosen"), row.get("rejected")
     if chosen is None or rejected is None:
         return 0.0
@@ -499,6 +547,284 @@ def _split(row: dict[str, Any]) -> tuple[list[Message], list[Message], str]:
     return prompt, chosen[_overlap(prompt, chosen) :], source
 
 
+# -- OpenAI / Together / Fireworks DPO ----------------------------------------------------------
+
+
+def _is_dpo(row: dict[str, Any]) -> bool:
+    """Whether ``row`` is in the OpenAI DPO shape (or meant to be: one of its output fields, or an
+    ``input`` object holding ``messages``; LLaMA-Factory's ``input`` is a string)."""
+    prompt = row.get("input")
+    return (
+        row.get("preferred_output") is not None
+        or row.get("non_preferred_output") is not None
+        or (isinstance(prompt, dict) and "messages" in prompt)
+    )
+
+
+def _tool_calls(value: Any, field: str) -> list[dict[str, Any]]:
+    """An assistant message's ``tool_calls``: a list of ``{"function": {"name", ...}}`` objects;
+    ``arguments`` given as an object becomes its compact JSON text, as OpenAI requires (and as
+    the built-in ``openai`` format writes it)."""
+    if not isinstance(value, list) or not value:
+        raise MappingError(
+            f"expected a non-empty list of tool calls, got {_kind(value)}.",
+            code="wrong_type",
+            field=field,
+        )
+    calls = []
+    for i, call in enumerate(value):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not (isinstance(function, dict) and isinstance(function.get("name"), str)):
+            raise MappingError(
+                'expected a tool call {"id", "type": "function", "function": {"name", '
+                '"arguments"}}.',
+                code="wrong_type",
+                field=f"{field}[{i}]",
+            )
+        arguments = function.get("arguments")
+        if isinstance(arguments, dict):
+            text = json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
+            call = {**call, "function": {**function, "arguments": text}}
+        calls.append(call)
+    return calls
+
+
+def _openai_message(item: Any, field: str) -> Message:
+    """One OpenAI ``{role, content, name?, tool_calls?, tool_call_id?, weight?}`` message, checked
+    so that a refusal names the row's field (``input.messages[1].content``), not the index of
+    the message in the mapped conversation."""
+    if not isinstance(item, dict):
+        raise MappingError(
+            f"expected a message {{role, content}}, got {_kind(item)}.",
+            code="wrong_type",
+            field=field,
+        )
+    role = item.get("role")
+    if role is None:
+        raise MappingError("the message has no role.", code="missing_field", field=f"{field}.role")
+    if role not in _CANONICAL:
+        raise MappingError(
+            f"unknown role {_quote(str(role))} (expected {', '.join(_CANONICAL)}).",
+            code="unknown_role",
+            field=f"{field}.role",
+        )
+    message: Message = {"role": role}
+    calls = item.get("tool_calls")
+    if calls is not None:
+        if role != "assistant":
+            raise MappingError(
+                f"tool_calls on a {role} message: only assistant messages call tools.",
+                code="wrong_type",
+                field=f"{field}.tool_calls",
+            )
+        message["tool_calls"] = _tool_calls(calls, f"{field}.tool_calls")
+    content = item.get("content")
+    if content is None and calls is None:
+        raise MappingError(
+            "the message has no content (and no tool_calls).",
+            code="missing_field",
+            field=f"{field}.content",
+        )
+    text = "" if content is None else _text(content, f"{field}.content")
+    if not text.strip() and calls is None:
+        raise MappingError(
+            "the message content is empty.", code="empty_content", field=f"{field}.content"
+        )
+    message["content"] = text
+    if role == "tool":
+        call_id = item.get("tool_call_id")
+        if not (isinstance(call_id, str) and call_id):
+            raise MappingError(
+                "a tool message needs the tool_call_id of the call it answers.",
+                code="missing_field" if call_id is None else "wrong_type",
+                field=f"{field}.tool_call_id",
+            )
+        message["tool_call_id"] = call_id
+    name = item.get("name")
+    if name is not None:
+        if not isinstance(name, str):
+            raise MappingError(
+                f"expected a string, got {_kind(name)}.", code="wrong_type", field=f"{field}.name"
+            )
+        message["name"] = name
+    weight = item.get("weight")
+    if weight is not None:
+        if isinstance(weight, bool) or weight not in (0, 1):
+            raise MappingError(
+                f"weight must be 0 or 1, got {weight!r}.",
+                code="invalid_weight",
+                field=f"{field}.weight",
+            )
+        message["weight"] = weight
+    return message
+
+
+def _dpo_prompt(value: Any) -> list[Message]:
+    """``input.messages``: the prompt, a non-empty list of messages, system ones first."""
+    if value is None:
+        raise MappingError(
+            'the DPO row has no "input" (the prompt: {"messages": [...]}).',
+            code="missing_field",
+            field="input",
+        )
+    if not isinstance(value, dict):
+        raise MappingError(
+            f'expected an object {{"messages": [...], "tools"?}}, got {_kind(value)}.',
+            code="wrong_type",
+            field="input",
+        )
+    items = value.get("messages")
+    if items is None:
+        raise MappingError(
+            '"input" has no "messages" (the prompt).', code="missing_field", field="input.messages"
+        )
+    if not isinstance(items, list):
+        raise MappingError(
+            f"expected a list of messages, got {_kind(items)}.",
+            code="wrong_type",
+            field="input.messages",
+        )
+    if not items:
+        raise MappingError(
+            "the prompt has no messages.", code="empty_conversation", field="input.messages"
+        )
+    prompt = [_openai_message(m, f"input.messages[{i}]") for i, m in enumerate(items)]
+    started = False
+    for i, message in enumerate(prompt):
+        if message["role"] not in ("system", "developer"):
+            started = True
+        elif started:
+            raise MappingError(
+                f"a {message['role']} message after the conversation started.",
+                code="system_not_first",
+                field=f"input.messages[{i}].role",
+            )
+    return prompt
+
+
+def _dpo_answer(value: Any) -> list[Message]:
+    """``preferred_output``: the trained answer, a non-empty list of assistant messages."""
+    if not isinstance(value, list):
+        raise MappingError(
+            f"expected a list of assistant messages, got {_kind(value)}.",
+            code="wrong_type",
+            field="preferred_output",
+        )
+    if not value:
+        raise MappingError(
+            "the preferred output has no messages: no assistant message to train on.",
+            code="no_trainable_assistant",
+            field="preferred_output",
+        )
+    answer = [_openai_message(m, f"preferred_output[{i}]") for i, m in enumerate(value)]
+    for i, message in enumerate(answer):
+        if message["role"] != "assistant":
+            raise MappingError(
+                f'preferred_output[{i}] is a "{message["role"]}" message: the preferred output '
+                "holds the assistant's answer only.",
+                code="no_trainable_assistant",
+                field=f"preferred_output[{i}].role",
+            )
+    if all(m.get("weight") == 0 for m in answer):
+        raise MappingError(
+            "every message of the preferred output has weight 0: nothing to train on.",
+            code="no_trainable_assistant",
+            field="preferred_output",
+        )
+    return answer
+
+
+def _map_dpo(row: dict[str, Any]) -> dict[str, Any]:
+    """Shape 7: ``input.messages`` (untrained), then ``preferred_output`` (trained)."""
+    for key in _DPO_CONFLICTS:
+        if row.get(key) is not None:
+            raise MappingError(
+                f'the row has the OpenAI DPO fields ("input", "preferred_output", '
+                f'"non_preferred_output") and "{key}" of another preference shape: cannot tell '
+                "which one to read.",
+                code="unsupported_format",
+                field=key,
+            )
+    for key in ("preferred_output", "non_preferred_output"):
+        if row.get(key) is None:
+            raise MappingError(
+                'a DPO row needs "preferred_output" and "non_preferred_output"; '
+                f'"{key}" is missing.',
+                code="missing_field",
+                field=key,
+            )
+    prompt = _dpo_prompt(row.get("input"))
+    answer = _dpo_answer(row["preferred_output"])
+    rejected = row["non_preferred_output"]
+    if not isinstance(rejected, list):
+        raise MappingError(
+            f"expected a list of assistant messages, got {_kind(rejected)}.",
+            code="wrong_type",
+            field="non_preferred_output",
+        )
+    for i, item in enumerate(rejected):
+        if not isinstance(item, dict):
+            raise MappingError(
+                f"expected a message {{role, content}}, got {_kind(item)}.",
+                code="wrong_type",
+                field=f"non_preferred_output[{i}]",
+            )
+    system = [] if prompt[0]["role"] == "system" else _system(row)
+    extras = {k: v for k, v in row["input"].items() if k not in _DPO_INPUT_READ}
+    tools = row["input"].get("tools")
+    if tools is not None and row.get("tools") is not None:
+        raise MappingError(
+            'the row has both "input.tools" and "tools": cannot tell which ones are offered.',
+            code="unsupported_format",
+            field="tools",
+        )
+    where = "input.tools" if tools is not None else "tools"
+    if tools is None:
+        tools = row.get("tools")
+    if tools is not None and not (
+        isinstance(tools, list) and all(isinstance(t, dict) for t in tools)
+    ):
+        raise MappingError("expected a list of tool objects.", code="wrong_type", field=where)
+    metadata = {
+        k: v for k, v in row.items() if k not in ("input", "preferred_output", "id", "tools")
+    }
+    metadata.pop("system", None)
+    if extras:
+        metadata["input"] = extras
+    parallel = row["input"].get("parallel_tool_calls")
+    if parallel is not None:
+        if not isinstance(parallel, bool):
+            raise MappingError(
+                f"expected a boolean, got {_kind(parallel)}.",
+                code="wrong_type",
+                field="input.parallel_tool_calls",
+            )
+        if metadata.get("parallel_tool_calls", parallel) != parallel:
+            raise MappingError(
+                'the row has "input.parallel_tool_calls" and a different "parallel_tool_calls".',
+                code="unsupported_format",
+                field="parallel_tool_calls",
+            )
+        metadata["parallel_tool_calls"] = parallel
+    return {
+        "messages": system + _untrained(prompt) + answer,
+        "id": _record_id(row),
+        "tools": tools,
+        "metadata": metadata,
+    }
+
+
+def _record_id(row: dict[str, Any]) -> str | int | None:
+    record_id = row.get("id")
+    if record_id is not None and (
+        isinstance(record_id, bool) or not isinstance(record_id, str | int)
+    ):
+        raise MappingError(
+            f"expected a string or a number, got {_kind(record_id)}.", code="wrong_type", field="id"
+        )
+    return record_id
+
+
 def map_record(row: dict[str, Any]) -> dict[str, Any] | None:
     """Map one preference row to its chosen conversation (the format's ``map_record``).
 
@@ -507,13 +833,18 @@ def map_record(row: dict[str, Any]) -> dict[str, Any] | None:
 
     Returns:
         ``{"messages", "id", "tools", "metadata"}``: the messages (prompt side untrained,
-        chosen trained); ``id`` and ``tools`` from the row's fields of those names; every field
-        not read (``rejected``, scores ...) as metadata. ``None`` for a row with neither
-        ``chosen`` nor ``rejected`` (not preference data: ``unsupported_format``).
+        chosen trained); ``id`` and ``tools`` from the row's fields of those names (for the
+        OpenAI DPO shape, ``tools`` from ``input.tools``); every field not read (``rejected``,
+        ``non_preferred_output``, scores ...) as metadata, with a DPO row's
+        ``input.parallel_tool_calls`` as ``parallel_tool_calls``. ``None`` for a row with
+        neither ``chosen`` nor ``rejected`` nor the DPO fields (not preference data:
+        ``unsupported_format``).
 
     Raises:
         MappingError: The row cannot become a conversation; ``code`` is the report category.
     """
+    if _is_dpo(row):
+        return _map_dpo(row)
     if row.get("chosen") is None and row.get("rejected") is None:
         return None
     for key in ("chosen", "rejected"):
@@ -534,13 +865,7 @@ def map_record(row: dict[str, Any]) -> dict[str, Any] | None:
             code="no_trainable_assistant",
             field="chosen",
         )
-    record_id = row.get("id")
-    if record_id is not None and (
-        isinstance(record_id, bool) or not isinstance(record_id, str | int)
-    ):
-        raise MappingError(
-            f"expected a string or a number, got {_kind(record_id)}.", code="wrong_type", field="id"
-        )
+    record_id = _record_id(row)
     tools = row.get("tools")
     if tools is not None and not (
         isinstance(tools, list) and all(isinstance(t, dict) for t in tools)
@@ -557,9 +882,9 @@ def map_record(row: dict[str, Any]) -> dict[str, Any] | None:
 
 SPEC = FormatSpec(
     name="trl-preference",
-    version="2",
-    description="preference data (TRL, LLaMA-Factory, UltraFeedback, HH-RLHF) as the chosen "
-    "conversation",
+    version="3",
+    description="preference data (TRL, LLaMA-Factory, UltraFeedback, HH-RLHF, OpenAI DPO) as the "
+    "chosen conversation",
     detect=detect,
     map_record=map_record,
     transform=link_tool_calls,
