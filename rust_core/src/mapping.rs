@@ -517,6 +517,19 @@ impl FormatSet {
                         Some(Json::Str(s)) => s,
                         // text blocks: Bedrock's and Anthropic's `"system": [{"text": ...}]`
                         Some(Json::Arr(parts)) => text_parts(parts, &names[0])?,
+                        // Gemini's `"systemInstruction": {"role"?, "parts": [{"text": ...}]}`
+                        Some(Json::Obj(mut obj)) => match take_in(&mut obj, "parts") {
+                            Some(Json::Arr(parts)) => {
+                                text_parts(parts, &format!("{}.parts", names[0]))?
+                            }
+                            _ => {
+                                return Err(wrong_type(
+                                    &names[0],
+                                    "a string, a list of text parts or {\"parts\": [...]}",
+                                    &Json::Obj(obj),
+                                ))
+                            }
+                        },
                         Some(other) => {
                             return Err(wrong_type(
                                 &names[0],

@@ -166,6 +166,21 @@ SAMPLE_ROWS: dict[str, list[dict[str, Any]]] = {
         },
         {"prompt": "Say yes", "completion": "Yes.", "label": True},
     ],
+    "gemini": [
+        {
+            "systemInstruction": {"role": "system", "parts": [{"text": "You are a pirate."}]},
+            "contents": [
+                {"role": "user", "parts": [{"text": "Hi"}]},
+                {"role": "model", "parts": [{"text": "Arr, "}, {"text": "ahoy!"}]},
+            ],
+        },
+        {
+            "contents": [
+                {"role": "user", "parts": [{"text": "2+2?"}]},
+                {"role": "model", "parts": [{"text": "4"}]},
+            ]
+        },
+    ],
 }
 
 

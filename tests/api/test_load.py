@@ -150,7 +150,7 @@ def test_format_names_accept_underscores_and_unknown_names_list_the_installed(
     with pytest.raises(FormatDetectionError) as info:
         bi.load(brightrun_sample, format="nope", pm=pm)
     assert str(info.value) == (
-        'unknown format "nope"; installed formats: alpaca, brightrun-v4, openai, '
+        'unknown format "nope"; installed formats: alpaca, brightrun-v4, gemini, openai, '
         "prompt-completion, sharegpt.\n"
         'Hint: use one of those, format="auto" to detect it, or install the plugin that '
         "provides it."

@@ -9,6 +9,7 @@ import pytest
 
 import brightingest.formats.alpaca
 import brightingest.formats.brightrun_v4
+import brightingest.formats.gemini
 import brightingest.formats.openai
 import brightingest.formats.prompt_completion
 import brightingest.formats.sharegpt
@@ -184,6 +185,27 @@ CASES: dict[str, dict[str, Any]] = {
             "wrong_type": {"prompt": ["a"], "completion": "c"},
             "no_trainable_assistant": {"prompt": "Say no", "completion": "Yes.", "label": False},
             "empty_content": {"prompt": "p", "completion": ""},
+        },
+    },
+    "gemini": {
+        "module": brightingest.formats.gemini,
+        "expected": [
+            [
+                {"role": "system", "content": "You are a pirate."},
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Arr, ahoy!"},
+            ],
+            [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}],
+        ],
+        "bad": {
+            "wrong_type": {
+                "contents": [
+                    {"role": "user", "parts": [{"inlineData": {"mimeType": "image/png"}}]},
+                    {"role": "model", "parts": [{"text": "a cat"}]},
+                ]
+            },
+            "unknown_role": {"contents": [{"role": "bot", "parts": [{"text": "x"}]}]},
+            "missing_field": {"contents": [{"role": "user"}]},
         },
     },
 }

@@ -121,9 +121,9 @@ def test_no_match_names_the_row_keys_and_installed_formats(specs) -> None:
         detect_sample(Sample.from_values([{"text": "hello", "label": 1}], file="t.jsonl"), specs)
     assert str(info.value) == (
         "t.jsonl:1: no installed format matches this row (keys: text, label).\n"
-        "Hint: installed formats: alpaca, brightrun-v4, openai, prompt-completion, sharegpt. "
-        "Install a plugin for this format (see brightingest.hookspecs), or check that the file "
-        "holds chat data."
+        "Hint: installed formats: alpaca, brightrun-v4, gemini, openai, prompt-completion, "
+        "sharegpt. Install a plugin for this format (see brightingest.hookspecs), or check "
+        "that the file holds chat data."
     )
 
 

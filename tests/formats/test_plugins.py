@@ -30,7 +30,14 @@ QA = Mapping(("q", "a"), (Message("user", "q"), Message("assistant", "a")))
 
 def test_builtins_register_through_the_hook(pm) -> None:
     found = registry(pm)
-    assert list(found) == ["openai", "brightrun-v4", "sharegpt", "alpaca", "prompt-completion"]
+    assert list(found) == [
+        "openai",
+        "brightrun-v4",
+        "sharegpt",
+        "alpaca",
+        "prompt-completion",
+        "gemini",
+    ]
     assert found["brightrun-v4"].plugin == "brightrun_v4"
     assert all(r.spec.mapping is not None for r in found.values())
 
@@ -45,6 +52,7 @@ def test_formats_lists_name_version_plugin(pm) -> None:
     assert sorted(infos) == [
         "alpaca",
         "brightrun-v4",
+        "gemini",
         "openai",
         "prompt-completion",
         "sharegpt",

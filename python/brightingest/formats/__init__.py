@@ -1,4 +1,4 @@
-"""The built-in formats: openai, brightrun-v4, sharegpt, alpaca, prompt-completion.
+"""The built-in formats: openai, brightrun-v4, sharegpt, alpaca, prompt-completion, gemini.
 
 Each module is a plugin written exactly as a third party would write one (a
 ``brightingest_register_formats`` hook implementation), and brightingest's ``pyproject.toml``
@@ -30,6 +30,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "sharegpt": "brightingest.formats.sharegpt",
     "alpaca": "brightingest.formats.alpaca",
     "prompt_completion": "brightingest.formats.prompt_completion",
+    "gemini": "brightingest.formats.gemini",
 }
 
 
