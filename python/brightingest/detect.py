@@ -307,6 +307,28 @@ def _keys(value: Any) -> str:
     return shown or "none"
 
 
+#: Shapes of data that is not chat data for supervised fine-tuning, and what they are.
+_NOT_CHAT: tuple[tuple[frozenset[str], frozenset[str], str], ...] = (
+    # (keys the row must have, keys it may also have, what it is)
+    (
+        frozenset({"text"}),
+        frozenset({"id", "meta", "metadata", "source", "url", "label"}),
+        "plain text, as for pretraining or text classification: not a conversation",
+    ),
+)
+
+
+def _known_shape(row: Any) -> str:
+    """`` (it looks like ...)`` for a row of a known shape that is not chat data, else ``""``."""
+    if not isinstance(row, dict):
+        return ""
+    keys = set(row)
+    for required, optional, what in _NOT_CHAT:
+        if required <= keys <= required | optional:
+            return f"; it looks like {what}"
+    return ""
+
+
 def detect_sample(
     sample: Sample, specs: Mapping[str, FormatSpec], *, notes: Sequence[str] = ()
 ) -> Detection:
@@ -337,7 +359,8 @@ def detect_sample(
     if not scores or scores[0][1] < MIN_SCORE:
         first = sample.rows[0]
         raise FormatDetectionError(
-            f"no installed format matches this row (keys: {_keys(first.value)}).",
+            f"no installed format matches this row (keys: {_keys(first.value)})"
+            f"{_known_shape(first.value)}.",
             path=first.file,
             line=first.line,
             candidates=list(specs),

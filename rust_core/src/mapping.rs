@@ -1217,12 +1217,24 @@ fn parse_weight(v: &Json<'_>, path: impl Fn() -> String) -> Result<i8, LineIssue
         Json::Str(s) => quote(s, 20),
         other => other.to_json(),
     };
-    Err(LineIssue::new(
-        Category::InvalidWeight,
-        format!("weight {shown} (expected 0 or 1)"),
-    )
-    .with_field(path())
-    .with_hint("weight says whether an assistant message is trained on: use 0 or 1"))
+    let path = path();
+    let key = path.rsplit('.').next().unwrap_or("weight");
+    let (expected, hint) = if key == "weight" {
+        (
+            "0 or 1",
+            "weight says whether an assistant message is trained on: use 0 or 1",
+        )
+    } else {
+        // axolotl's flag (`training`, `train`): a boolean
+        (
+            "true or false",
+            "it says whether an assistant message is trained on: use true or false",
+        )
+    };
+    let message = format!("{key} {shown} (expected {expected})");
+    Err(LineIssue::new(Category::InvalidWeight, message)
+        .with_field(path)
+        .with_hint(hint))
 }
 
 /// "a" or "an" before a role name ("an assistant message").

@@ -120,10 +120,19 @@ def test_no_match_names_the_row_keys_and_installed_formats(specs) -> None:
     with pytest.raises(FormatDetectionError) as info:
         detect_sample(Sample.from_values([{"text": "hello", "label": 1}], file="t.jsonl"), specs)
     assert str(info.value) == (
-        "t.jsonl:1: no installed format matches this row (keys: text, label).\n"
+        "t.jsonl:1: no installed format matches this row (keys: text, label); it looks like "
+        "plain text, as for pretraining or text classification: not a conversation.\n"
         "Hint: installed formats: alpaca, brightrun-v4, gemini, openai, prompt-completion, "
         "sharegpt. Install a plugin for this format (see brightingest.hookspecs), or check "
         "that the file holds chat data."
+    )
+
+
+def test_no_match_names_only_shapes_it_knows(specs) -> None:
+    with pytest.raises(FormatDetectionError) as info:
+        detect_sample(Sample.from_values([{"text": "a", "title": "b"}], file="t.jsonl"), specs)
+    assert str(info.value).startswith(
+        "t.jsonl:1: no installed format matches this row (keys: text, title).\n"
     )
 
 

@@ -377,3 +377,16 @@ def test_sharegpt_honours_training_flags(write_jsonl: Any) -> None:
     ]
     ds = _read(write_jsonl, rows, "sharegpt")
     assert [m.get("weight") for m in ds.messages_as_python(0)] == [None, 0, None, 1]
+
+
+def test_a_training_flag_that_is_not_a_boolean_says_so(write_jsonl: Any) -> None:
+    rows = [
+        {"messages": [USER, {"role": "assistant", "content": "a", "training": "no"}]},
+        {"messages": [USER, {"role": "assistant", "content": "a", "weight": 0.5}]},
+        {"messages": [USER, ASSISTANT]},
+    ]
+    ds = _read(write_jsonl, rows)
+    examples = {e["line"]: e for e in ds.report.to_dict()["examples"]}
+    assert examples[1]["message"] == 'messages[1].training: training "no" (expected true or false)'
+    assert "true or false" in examples[1]["hint"]
+    assert examples[2]["message"] == "messages[1].weight: weight 0.5 (expected 0 or 1)"
