@@ -208,6 +208,10 @@ class Mapping:
             round trip makes of a boolean); any other value, null included, is ``wrong_type``
             (guessing would train on answers labelled bad). A row without the field is read as
             usual; the field stays in ``metadata``.
+        media: Top-level fields holding the row's media files (LLaMA-Factory's ``images``,
+            ``videos``, ``audios``). A row where one is not empty is refused as ``wrong_type``:
+            only text is trained, and its text alone (``<image>`` placeholders included) would
+            be. An empty one stays in ``metadata``.
     """
 
     signature: tuple[str, ...]
@@ -218,6 +222,7 @@ class Mapping:
     meta_key: str | None = None
     roles: _MappingABC[str, str] = dataclasses.field(default_factory=dict)
     desirable: str | None = None
+    media: tuple[str, ...] = ()
 
     def reads(self) -> tuple[str, ...]:
         """Top-level keys this mapping reads (signature, parts, id, tools)."""
@@ -242,6 +247,7 @@ class Mapping:
             "meta_key": self.meta_key,
             "roles": _roles(self.roles),
             "desirable": self.desirable,
+            "media": list(self.media),
         }
 
     def to_json(self, name: str) -> str:

@@ -191,6 +191,11 @@ pub struct FormatSpec {
     /// `label`): a row where it is `false` is skipped; the field stays in `metadata`.
     #[serde(default)]
     pub desirable: Option<String>,
+    /// Top-level fields holding the row's media files (LLaMA-Factory's `images`, `videos`,
+    /// `audios`): a row where one is not empty is refused (its text alone would be trained,
+    /// placeholders such as `<image>` included); an empty one stays in metadata.
+    #[serde(default)]
+    pub media: Vec<String>,
 }
 
 fn rest() -> MetadataSpec {
@@ -820,6 +825,19 @@ impl FormatSet {
                 return Err(undesirable(key));
             }
         }
+        for key in &f.media {
+            if has_media(fields, key) {
+                return Err(LineIssue::new(
+                    Category::WrongType,
+                    "a multimodal row: only text is trained here, and without its media the text \
+                     (with placeholders such as <image>) would be trained alone",
+                )
+                .with_field(key.as_str())
+                .with_hint(
+                    "use a multimodal trainer for these rows, or drop them from the export",
+                ));
+            }
+        }
         let id = match f.id_field.as_deref().and_then(|k| take(fields, bump, k)) {
             None | Some(Json::Null) => None,
             Some(Json::Str(s)) => Some(s),
@@ -1052,6 +1070,24 @@ fn label_value(key: &str, text: &str) -> Result<bool, LineIssue> {
     )
     .with_field(key)
     .with_hint("label each row true (a good answer, trained on) or false (a bad one, left out)"))
+}
+
+/// Whether the top-level field `key` holds something: not absent, null, `[]`, `{}` or `""`.
+fn has_media(fields: &[(Cow<'_, str>, Field<'_>)], key: &str) -> bool {
+    fields.iter().any(|(k, v)| {
+        k == key
+            && match v {
+                Field::Raw(r) => !matches!(r.get().trim(), "null" | "[]" | "{}" | "\"\""),
+                Field::Parsed(j) => match j {
+                    Json::Null => false,
+                    Json::Arr(a) => !a.is_empty(),
+                    Json::Obj(o) => !o.is_empty(),
+                    Json::Str(s) => !s.is_empty(),
+                    _ => true,
+                },
+                Field::Skipped => false,
+            }
+    })
 }
 
 #[cold]

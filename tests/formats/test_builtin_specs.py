@@ -318,3 +318,24 @@ def test_link_tool_calls_splits_one_observation_holding_each_parallel_result() -
         got = link_tool_calls(batch([row])).column("messages").to_pylist()[0]
         assert [m["tool_call_id"] for m in got[2:3]] == ["call_0"]
         assert len(got) == 4
+
+
+def test_llamafactory_multimodal_rows_are_refused_not_trained_as_text(write_jsonl) -> None:
+    chat = [{"role": "user", "content": "<image>Who?"}, {"role": "assistant", "content": "Kane."}]
+    turns = [{"from": "human", "value": "<video>What?"}, {"from": "gpt", "value": "A match."}]
+    cases = {
+        "openai": [{"messages": chat, "images": ["1.jpg"]}, {"messages": chat, "images": []}],
+        "sharegpt": [{"conversations": turns, "videos": ["1.mp4"]}, {"conversations": turns}],
+        "alpaca": [
+            {"instruction": "<audio>Say?", "output": "Hi.", "audios": ["1.wav"]},
+            {"instruction": "Say?", "output": "Hi.", "audios": None},
+        ],
+    }
+    for fmt, rows in cases.items():
+        ds = bi.load(write_jsonl(rows, f"{fmt}.jsonl"), format=fmt)
+        assert ds.report.rows_kept == 1
+        (example,) = ds.report.examples
+        assert example["line"] == 1
+        assert example["category"] == "wrong_type"
+        assert example["field"] in ("images", "videos", "audios")
+        assert "multimodal" in example["message"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["SHAREGPT_ROLES"]
+__all__ = ["LLAMA_FACTORY_MEDIA", "SHAREGPT_ROLES"]
+
+#: LLaMA-Factory's multimodal columns: rows with media are refused, not trained as text alone.
+LLAMA_FACTORY_MEDIA: tuple[str, ...] = ("images", "videos", "audios")
 
 #: ShareGPT speaker names seen in real exports -> canonical roles.
 SHAREGPT_ROLES: dict[str, str] = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from brightingest.formats._common import LLAMA_FACTORY_MEDIA
 from brightingest.mapping import Mapping, Message, Pairs
 from brightingest.plugins import FormatSpec, fields_score, hookimpl
 
@@ -33,6 +34,7 @@ SPEC = FormatSpec(
         ),
         id="id",
         metadata="rest",
+        media=LLAMA_FACTORY_MEDIA,
         desirable="kto_tag",
     ),
 )

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from brightingest.formats._common import LLAMA_FACTORY_MEDIA
 from brightingest.mapping import ListOfTurns, Mapping, Message
 from brightingest.plugins import FormatSpec, fields_score, hookimpl
 
@@ -50,6 +51,7 @@ SPEC = FormatSpec(
         tools="tools",
         id="id",
         metadata="rest",
+        media=LLAMA_FACTORY_MEDIA,
         # Cohere's chat fine-tuning data names the assistant Chatbot; Gemini's, model.
         roles={"chatbot": "assistant", "model": "assistant"},
     ),

@@ -30,7 +30,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from brightingest.formats._common import SHAREGPT_ROLES
+from brightingest.formats._common import LLAMA_FACTORY_MEDIA, SHAREGPT_ROLES
 from brightingest.mapping import ListOfTurns, Mapping, Message
 from brightingest.plugins import FormatSpec, fields_score, hookimpl
 
@@ -158,6 +158,7 @@ SPEC = FormatSpec(
         tools="tools",
         id="id",
         metadata="rest",
+        media=LLAMA_FACTORY_MEDIA,
         desirable="kto_tag",
     ),
     transform=link_tool_calls,
