@@ -19,7 +19,7 @@ __all__ = ["SPEC", "brightingest_register_formats"]
 
 SPEC = FormatSpec(
     name="alpaca",
-    version="1",
+    version="2",
     description="Alpaca: {instruction, input?, output, system?, history?}",
     detect=fields_score(
         required=("instruction", "output"), optional=("input", "system", "history", "id")

@@ -35,7 +35,7 @@ __all__ = ["SPEC", "brightingest_register_formats"]
 
 SPEC = FormatSpec(
     name="openai",
-    version="1",
+    version="2",
     description="OpenAI chat fine-tuning JSONL: {messages: [{role, content, ...}], tools?}",
     detect=fields_score(
         required=("messages",),

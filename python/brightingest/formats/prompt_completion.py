@@ -23,7 +23,7 @@ __all__ = ["SPEC", "brightingest_register_formats"]
 
 SPEC = FormatSpec(
     name="prompt-completion",
-    version="1",
+    version="2",
     description="prompt/completion pairs: {prompt, completion}, as strings or message lists",
     detect=fields_score(required=("prompt", "completion"), optional=("id", "label")),
     mapping=Mapping(

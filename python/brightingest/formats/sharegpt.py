@@ -133,7 +133,7 @@ def link_tool_calls(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 SPEC = FormatSpec(
     name="sharegpt",
-    version="1",
+    version="2",
     description="ShareGPT: {conversations: [{from, value} or {role, content}], system?}",
     detect=fields_score(
         required=("conversations",),
