@@ -10,9 +10,17 @@ use arrow_array::RecordBatch;
 use libfuzzer_sys::fuzz_target;
 
 const FORMATS: &str = r#"[
- {"name": "openai", "signature": ["messages"], "parts": [{"kind": "list", "field": "messages",
-  "name_key": "name", "tool_calls_key": "tool_calls", "tool_call_id_key": "tool_call_id", "weight_key": "weight"}],
-  "tools_field": "tools"},
+ {"name": "openai", "signature": ["messages"], "parts": [
+   {"kind": "message", "role": "system", "fields": ["system"], "optional": true, "overridable": true},
+   {"kind": "list", "field": "messages", "name_key": "name", "tool_calls_key": "tool_calls",
+    "tool_call_id_key": "tool_call_id", "weight_key": ["weight", "training", "train"]}],
+  "tools_field": "tools", "roles": {"model": "assistant"}, "media": ["images", "videos"]},
+ {"name": "sharegpt", "signature": ["conversations"], "desirable": "kto_tag",
+  "parts": [{"kind": "list", "field": "conversations", "role_key": ["from", "role"],
+   "content_key": ["value", "content"], "roles": {"human": "user", "gpt": "assistant", "user": "assistant"}}]},
+ {"name": "prompt-completion", "signature": ["prompt", "completion"], "desirable": "label",
+  "parts": [{"kind": "list", "field": "prompt", "string_role": "user", "assistant_weight": 0},
+   {"kind": "list", "field": "completion", "string_role": "assistant"}]},
  {"name": "brightrun-v4", "signature": ["current_user_input", "target_response"], "meta_key": "_meta",
   "parts": [{"kind": "message", "role": "system", "fields": ["system_prompt"], "optional": true},
    {"kind": "list", "field": "conversation_history", "assistant_weight": 0, "optional": true},
