@@ -153,6 +153,8 @@ def _child(contender: str, fmt: str, path: Path, threads: int) -> dict[str, Any]
     spec = ALL[contender]
     for module in spec.imports:
         importlib.import_module(module)
+    if spec.warm is not None:
+        spec.warm()
     baseline = _maxrss_mb()
     start = time.perf_counter()
     result = spec.run(path, fmt, threads)
@@ -479,7 +481,9 @@ def render_markdown(
         + ", then ".join(f"`{c}`" for c in commands)
         + " (writes this file and `benches/results.png`).",
         "",
-        "How: every run is a fresh Python process (imports done before the clock starts); the "
+        "How: every run is a fresh Python process (imports done before the clock starts, "
+        "pyarrow included for every contender that returns Arrow, and brightingest's format "
+        "plugins loaded: one-time costs of a process, not of a read); the "
         "input file is read once before each run, so every contender starts from the page cache "
         "(no cache is dropped); the median of the repetitions is shown. MB = 10^6 bytes of "
         "uncompressed JSONL, also for gzip/zstd inputs. Peak RSS is the child's `ru_maxrss`, "
