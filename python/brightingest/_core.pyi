@@ -5,7 +5,19 @@ runs declarative format mappings natively, and accounts for every line. Batches 
 Python through the Arrow PyCapsule interface without copies.
 """
 
-from typing import Any, Literal
+from typing import Any, Literal, final
+
+__all__ = [
+    "MAPPING_CATEGORIES",
+    "READER_CATEGORIES",
+    "Reader",
+    "__version__",
+    "_buffer_addresses",
+    "check_formats",
+    "openai_jsonl",
+    "read_jsonl",
+    "row_hashes",
+]
 
 __version__: str
 
@@ -14,6 +26,7 @@ READER_CATEGORIES: tuple[str, ...]
 #: Report categories the mapping executor produces.
 MAPPING_CATEGORIES: tuple[str, ...]
 
+@final
 class Reader:
     """A stream of Arrow record batches over one or more JSONL files, in input order.
 
