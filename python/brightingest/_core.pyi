@@ -17,6 +17,7 @@ __all__ = [
     "openai_jsonl",
     "read_jsonl",
     "row_hashes",
+    "unanswered_tools",
 ]
 
 __version__: str
@@ -134,3 +135,8 @@ def row_hashes(batch: Any) -> bytes:
     Raises:
         TypeError: The batch is not in the normalized chat layout.
     """
+
+def unanswered_tools(batch: Any) -> list[tuple[int, int]]:
+    """The rows of a normalized batch whose tool messages OpenAI's format cannot hold, as
+    ``(row, reason)``: 0, a tool message without ``tool_call_id``; 1, one whose id no earlier
+    assistant message's call has. ``TypeError`` for a batch of another layout."""

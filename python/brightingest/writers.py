@@ -319,9 +319,10 @@ def _openai_lines(batch: pa.RecordBatch, dumps: Any) -> bytes:
 @dataclass
 class LeftOut:
     """Rows :func:`write_openai` left out because OpenAI's format cannot hold them: a ``tool``
-    message that answers no call (no ``tool_call_id``), from a source format without call ids
-    (a ShareGPT observation with no ``function_call`` before it). The normalized table keeps
-    them, and Parquet/Arrow outputs and the trainer take them as they are.
+    message that answers no call, either without a ``tool_call_id`` (from a source format
+    without call ids: a ShareGPT observation with no ``function_call`` before it) or with an id
+    that no earlier assistant message's call has. The normalized table keeps them, and
+    Parquet/Arrow outputs and the trainer take them as they are.
 
     Attributes:
         rows: How many rows were left out.
@@ -332,41 +333,80 @@ class LeftOut:
     examples: list[dict[str, Any]] = field(default_factory=list)
 
     REASON = "a tool message answers no call (OpenAI's format needs its tool_call_id)"
+    #: A tool message whose ``tool_call_id`` is not the id of a call made before it: OpenAI
+    #: refuses a tool message that is not "a response to a preceding message with tool_calls".
+    REASON_UNKNOWN_ID = "a tool message answers a call id that no earlier assistant message made"
 
     def summary(self) -> str:
         """``"2 rows left out: <reason>, e.g. data.jsonl:7"``."""
         where = ", ".join(f"{e['file']}:{e['line']}" for e in self.examples[:3])
         plural = "row" if self.rows == 1 else "rows"
-        return f"{self.rows:,} {plural} left out: {self.REASON}, e.g. {where}"
+        reasons = list(dict.fromkeys(e["reason"] for e in self.examples)) or [self.REASON]
+        return f"{self.rows:,} {plural} left out: {'; '.join(reasons)}, e.g. {where}"
 
 
-def _unanswered_tools(batch: pa.RecordBatch) -> pa.Array | None:
-    """Which rows have a tool message without ``tool_call_id`` (``None``: no such row)."""
+_REASONS = (LeftOut.REASON, LeftOut.REASON_UNKNOWN_ID)
+
+
+def _unanswered_tools(batch: pa.RecordBatch) -> list[tuple[int, str]]:
+    """The rows whose tool messages OpenAI's format cannot hold, with the reason: a tool message
+    without ``tool_call_id``, or one whose id no earlier assistant message's call has. The core
+    checks the normalized layout; other layouts take the Python path below."""
+    try:
+        from brightingest._core import unanswered_tools
+    except ImportError:
+        pass
+    else:
+        try:
+            return [(row, _REASONS[why]) for row, why in unanswered_tools(batch)]
+        except TypeError:  # not the normalized layout
+            pass
+    return _unanswered_tools_py(batch)
+
+
+def _unanswered_tools_py(batch: pa.RecordBatch) -> list[tuple[int, str]]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     messages = batch.column("messages")
     flat = pc.list_flatten(messages)
     if len(flat) == 0 or "tool_call_id" not in [f.name for f in flat.type]:
-        return None
+        return []
     role = flat.field("role")
     if pa.types.is_dictionary(role.type):
         role = role.cast(role.type.value_type)
-    bad = pc.and_(pc.equal(role, "tool"), pc.is_null(flat.field("tool_call_id")))
-    if not pc.any(bad).as_py():
-        return None
-    parents = pc.filter(pc.list_parent_indices(messages), bad)
-    return pc.is_in(pa.array(range(batch.num_rows), pa.int64()), value_set=pc.unique(parents))
+    tool = pc.equal(role, "tool")
+    if not pc.any(tool).as_py():
+        return []
+    rows = pc.unique(pc.filter(pc.list_parent_indices(messages), tool)).to_pylist()
+    found = []
+    for row in rows:
+        made: set[str] = set()
+        for message in messages[row].as_py():
+            if message["role"] == "assistant" and message.get("tool_calls"):
+                calls = json.loads(message["tool_calls"])
+                made.update(
+                    c["id"] for c in calls if isinstance(c, dict) and isinstance(c.get("id"), str)
+                )
+            elif message["role"] == "tool":
+                answered = message.get("tool_call_id")
+                if answered is None:
+                    found.append((row, LeftOut.REASON))
+                    break
+                if answered not in made:
+                    found.append((row, LeftOut.REASON_UNKNOWN_ID))
+                    break
+    return sorted(found)
 
 
 def _leave_out(batch: pa.RecordBatch, left_out: LeftOut) -> pa.RecordBatch:
-    import pyarrow.compute as pc
+    import pyarrow as pa
 
-    mask = _unanswered_tools(batch)
-    if mask is None:
+    bad = _unanswered_tools(batch)
+    if not bad:
         return batch
     names = batch.schema.names
-    for i in pc.indices_nonzero(mask).to_pylist():
+    for i, reason in bad:
         left_out.rows += 1
         if len(left_out.examples) < 5:
             left_out.examples.append(
@@ -374,9 +414,10 @@ def _leave_out(batch: pa.RecordBatch, left_out: LeftOut) -> pa.RecordBatch:
                     key: batch.column(col)[i].as_py() if col in names else None
                     for key, col in (("file", "source_file"), ("line", "source_line"), ("id", "id"))
                 }
-                | {"reason": LeftOut.REASON}
+                | {"reason": reason}
             )
-    return batch.filter(pc.invert(mask))
+    drop = {i for i, _ in bad}
+    return batch.filter(pa.array([i not in drop for i in range(batch.num_rows)]))
 
 
 def _write_openai_to(handle: IO[bytes], data: Any, left_out: LeftOut | None = None) -> int:

@@ -215,6 +215,62 @@ pub fn write_batch(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<usize, Open
     Ok(batch.num_rows())
 }
 
+/// Why a row's tool messages cannot be written as OpenAI data: a tool message without a
+/// `tool_call_id`, or one whose id no earlier assistant message's call has (OpenAI refuses a tool
+/// message that is not "a response to a preceding message with tool_calls").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unanswered {
+    NoId = 0,
+    UnknownId = 1,
+}
+
+/// The rows of `batch` whose tool messages OpenAI's format cannot hold, in row order, each with
+/// the first reason found. Only rows with a tool message have their calls' ids parsed.
+pub fn unanswered_tools(batch: &RecordBatch) -> Result<Vec<(usize, Unanswered)>, OpenAiError> {
+    let m = Messages::of(batch)?;
+    let offsets = m.list.value_offsets();
+    let role = |i: usize| m.role.is_valid(i).then(|| m.role.value(i));
+    let mut out = Vec::new();
+    let mut made: Vec<String> = Vec::new();
+    for row in 0..batch.num_rows() {
+        if m.list.is_null(row) {
+            continue;
+        }
+        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+        if !(start..end).any(|i| role(i) == Some("tool")) {
+            continue;
+        }
+        made.clear();
+        for i in start..end {
+            match role(i) {
+                Some("assistant") => {
+                    let calls = get(m.tool_calls, i).map(serde_json::from_str::<serde_json::Value>);
+                    if let Some(Ok(serde_json::Value::Array(calls))) = calls {
+                        made.extend(
+                            calls
+                                .iter()
+                                .filter_map(|c| Some(c.get("id")?.as_str()?.to_owned())),
+                        );
+                    }
+                }
+                Some("tool") => {
+                    let reason = match get(m.tool_call_id, i) {
+                        None => Some(Unanswered::NoId),
+                        Some(id) if !made.iter().any(|x| x == id) => Some(Unanswered::UnknownId),
+                        Some(_) => None,
+                    };
+                    if let Some(reason) = reason {
+                        out.push((row, reason));
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -345,3 +345,70 @@ def test_rows_openai_cannot_hold_are_left_out_and_counted(
     with caplog.at_level("WARNING", logger="brightingest"):
         assert write_openai(table, out) == 2  # no collector: a warning says it
     assert "1 row left out" in caplog.text
+
+
+@pytest.mark.usefixtures("core")
+def test_a_tool_message_must_answer_a_call_made_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def calls(*ids: str) -> str:
+        return json.dumps(
+            [
+                {"id": i, "type": "function", "function": {"name": "f", "arguments": "{}"}}
+                for i in ids
+            ]
+        )
+
+    ok = [
+        msg("user", "q"),
+        msg("assistant", "", tool_calls=calls("c1", "c2")),
+        msg("tool", "r1", tool_call_id="c1"),
+        msg("tool", "r2", tool_call_id="c2"),
+        msg("assistant", "a"),
+    ]
+    rows = [
+        ok,
+        [
+            msg("user", "q"),
+            msg("assistant", "", tool_calls=calls("c1")),
+            msg("tool", "r", tool_call_id="WRONG"),
+            msg("assistant", "a"),
+        ],
+        [
+            msg("user", "q"),
+            msg("tool", "r", tool_call_id="c1"),
+            msg("assistant", "", tool_calls=calls("c1")),
+            msg("assistant", "a"),
+        ],
+        [msg("user", "q"), msg("assistant", "b")],
+        [msg("user", "q"), msg("tool", "r"), msg("assistant", "a")],
+        # the last message may call a tool whose result the data does not have
+        [msg("user", "q"), msg("assistant", "", tool_calls=calls("c9"))],
+    ]
+    n = len(rows)
+    table = pa.table(
+        {
+            "messages": rows,
+            "tools": [None] * n,
+            "id": [str(i) for i in range(n)],
+            "metadata": [None] * n,
+            "source_file": ["f.jsonl"] * n,
+            "source_line": list(range(1, n + 1)),
+            "format": ["openai"] * n,
+        },
+        schema=CHAT_SCHEMA,
+    )
+    batch = table.to_batches()[0]
+    native = writers._unanswered_tools(batch)
+    assert native == writers._unanswered_tools_py(batch)
+    unknown, no_id = writers.LeftOut.REASON_UNKNOWN_ID, writers.LeftOut.REASON
+    assert native == [(1, unknown), (2, unknown), (4, no_id)]
+    left_out = writers.LeftOut()
+    out = tmp_path / "out.jsonl"
+    assert write_openai(table, out, left_out=left_out) == 3
+    assert [e["line"] for e in left_out.examples] == [2, 3, 5]
+    assert left_out.summary() == (
+        f"3 rows left out: {unknown}; {no_id}, e.g. f.jsonl:2, f.jsonl:3, f.jsonl:5"
+    )
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all(openai_problems(r) == [] for r in records)

@@ -320,6 +320,25 @@ fn openai_jsonl<'py>(py: Python<'py>, batch: PyRecordBatch) -> PyResult<Bound<'p
     Ok(PyBytes::new(py, &out))
 }
 
+/// The rows of a normalized batch whose tool messages OpenAI's format cannot hold, as
+/// `(row, reason)`: 0, a tool message without `tool_call_id`; 1, one whose id no earlier call
+/// made. Raises `TypeError` for a batch of another layout. The GIL is released.
+#[pyfunction]
+fn unanswered_tools(py: Python<'_>, batch: PyRecordBatch) -> PyResult<Vec<(usize, u8)>> {
+    use crate::openai::OpenAiError;
+    let batch = batch.into_inner();
+    let found = py
+        .detach(|| crate::openai::unanswered_tools(&batch))
+        .map_err(|e| match e {
+            OpenAiError::Layout(m) => PyTypeError::new_err(m),
+            OpenAiError::Value(m) => PyValueError::new_err(m),
+        })?;
+    Ok(found
+        .into_iter()
+        .map(|(row, why)| (row, why as u8))
+        .collect())
+}
+
 /// Check format mappings (JSON, as `read_jsonl` takes them) without reading anything: a
 /// plugin's mistake (an unknown role, a weight other than 0 or 1 ...) is found when it
 /// registers, not in the middle of every read. Raises `ValueError` with the problem.
@@ -387,6 +406,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyReader>()?;
     m.add_function(wrap_pyfunction!(read_jsonl, m)?)?;
     m.add_function(wrap_pyfunction!(openai_jsonl, m)?)?;
+    m.add_function(wrap_pyfunction!(unanswered_tools, m)?)?;
     m.add_function(wrap_pyfunction!(row_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(check_formats, m)?)?;
     m.add_function(wrap_pyfunction!(_buffer_addresses, m)?)?;
