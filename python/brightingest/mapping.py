@@ -208,6 +208,10 @@ class Mapping:
             round trip makes of a boolean); any other value, null included, is ``wrong_type``
             (guessing would train on answers labelled bad). A row without the field is read as
             usual; the field stays in ``metadata``.
+        desirable_if_boolean: More such fields, read only when they hold a boolean (or
+            ``"true"``/``"false"`` in any case); any other value, numbers included, is left
+            alone, for formats whose rows may use the name for something else (``label`` as a
+            class in chat rows).
         media: Top-level fields holding the row's media files (LLaMA-Factory's ``images``,
             ``videos``, ``audios``). A row where one is not empty is refused as ``wrong_type``:
             only text is trained, and its text alone (``<image>`` placeholders included) would
@@ -222,6 +226,7 @@ class Mapping:
     meta_key: str | None = None
     roles: _MappingABC[str, str] = dataclasses.field(default_factory=dict)
     desirable: str | None = None
+    desirable_if_boolean: tuple[str, ...] = ()
     media: tuple[str, ...] = ()
 
     def reads(self) -> tuple[str, ...]:
@@ -247,6 +252,7 @@ class Mapping:
             "meta_key": self.meta_key,
             "roles": _roles(self.roles),
             "desirable": self.desirable,
+            "desirable_if_boolean": list(self.desirable_if_boolean),
             "media": list(self.media),
         }
 

@@ -191,6 +191,10 @@ pub struct FormatSpec {
     /// `label`): a row where it is `false` is skipped; the field stays in `metadata`.
     #[serde(default)]
     pub desirable: Option<String>,
+    /// More such fields, read only when they hold a boolean (or its spelling): a format whose
+    /// rows may use the name for something else (a class `label`) is not refused for it.
+    #[serde(default)]
+    pub desirable_if_boolean: Vec<String>,
     /// Top-level fields holding the row's media files (LLaMA-Factory's `images`, `videos`,
     /// `audios`): a row where one is not empty is refused (its text alone would be trained,
     /// placeholders such as `<image>` included); an empty one stays in metadata.
@@ -821,7 +825,12 @@ impl FormatSet {
         }
         validate(&msgs, &srcs)?;
         if let Some(key) = f.desirable.as_deref() {
-            if !desirable(fields, key)? {
+            if !desirable(fields, key, true)? {
+                return Err(undesirable(key));
+            }
+        }
+        for key in &f.desirable_if_boolean {
+            if !desirable(fields, key, false)? {
                 return Err(undesirable(key));
             }
         }
@@ -1026,36 +1035,47 @@ fn unreadable_keys<'a>(
 /// is absent or true, `Ok(false)` when false. What a CSV round trip makes of a boolean counts
 /// too ("false", "False", 0); any other value is refused, since guessing would train on
 /// answers labelled bad.
-fn desirable(fields: &[(Cow<'_, str>, Field<'_>)], key: &str) -> Result<bool, LineIssue> {
+fn desirable(
+    fields: &[(Cow<'_, str>, Field<'_>)],
+    key: &str,
+    strict: bool,
+) -> Result<bool, LineIssue> {
     let Some((_, v)) = fields.iter().find(|(k, _)| k == key) else {
         return Ok(true);
     };
     let text = match v {
         Field::Raw(r) => r.get().trim(),
         Field::Parsed(Json::Bool(b)) => return Ok(*b),
-        Field::Parsed(j) => return label_value(key, &j.to_json()),
+        Field::Parsed(j) => return label_value(key, &j.to_json(), strict),
         Field::Skipped => return Ok(true),
     };
     match text {
         "true" => Ok(true),
         "false" => Ok(false),
-        other => label_value(key, other),
+        other => label_value(key, other, strict),
     }
 }
 
+/// A label other than the JSON booleans: "true"/"false" in any case count, and when `strict`
+/// 1/0 too, anything else being refused; otherwise anything else says nothing (the row is read
+/// as usual).
 #[cold]
-fn label_value(key: &str, text: &str) -> Result<bool, LineIssue> {
+fn label_value(key: &str, text: &str, strict: bool) -> Result<bool, LineIssue> {
     let unquoted = text.trim_matches('"');
-    if ["true", "1", "1.0"]
-        .iter()
-        .any(|t| unquoted.eq_ignore_ascii_case(t))
-    {
+    if unquoted.eq_ignore_ascii_case("true") {
         return Ok(true);
     }
-    if ["false", "0", "0.0"]
-        .iter()
-        .any(|t| unquoted.eq_ignore_ascii_case(t))
-    {
+    if unquoted.eq_ignore_ascii_case("false") {
+        return Ok(false);
+    }
+    if !strict {
+        // a number may be a class: only the booleans' spellings count here
+        return Ok(true);
+    }
+    if ["1", "1.0"].contains(&unquoted) {
+        return Ok(true);
+    }
+    if ["0", "0.0"].contains(&unquoted) {
         return Ok(false);
     }
     Err(LineIssue::new(
@@ -1216,6 +1236,17 @@ fn text_parts<'a>(parts: BVec<'a, Json<'a>>, path: &str) -> Result<Cow<'a, str>,
             )
             .with_field(format!("{path}[{i}].{kind_field}"))
             .with_hint("remove non-text parts (images, audio) or use a multimodal trainer"));
+        }
+        if take_in(&mut obj, "thought").is_some_and(|t| matches!(t, Json::Bool(true))) {
+            // Gemini's thinking: the model's reasoning, not the answer it gives
+            return Err(LineIssue::new(
+                Category::WrongType,
+                "a thought part (the model's reasoning): it would be trained as part of the answer",
+            )
+            .with_field(format!("{path}[{i}].thought"))
+            .with_hint(
+                "drop thought parts from the export, or use a trainer for reasoning traces",
+            ));
         }
         match take_in(&mut obj, "text") {
             Some(Json::Str(s)) => texts.push(s),

@@ -339,3 +339,59 @@ def test_llamafactory_multimodal_rows_are_refused_not_trained_as_text(write_json
         assert example["category"] == "wrong_type"
         assert example["field"] in ("images", "videos", "audios")
         assert "multimodal" in example["message"]
+
+
+def test_kto_labels_on_chat_rows_are_read_when_they_are_booleans(write_jsonl) -> None:
+    # LLaMA-Factory's KTO data: messages (or conversations) with a boolean label or kto_tag
+    chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "an answer"}]
+    rows = [
+        {"messages": chat, "label": False},
+        {"messages": chat, "label": "False"},
+        {"messages": chat, "kto_tag": False},
+        {"messages": chat, "label": True},
+        {"messages": chat, "label": 0},  # a number may be a class here: read as usual
+        {"messages": chat, "label": "toxic"},
+        {"messages": chat},
+    ]
+    ds = bi.load(write_jsonl(rows), format="openai")
+    assert ds.report.rows_kept == 4
+    assert {e["line"]: e["field"] for e in ds.report.examples} == {
+        1: "label",
+        2: "label",
+        3: "kto_tag",
+    }
+    turns = [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "bad"}]
+    ds = bi.load(
+        write_jsonl([{"conversations": turns, "label": False}, {"conversations": turns}], "s.jsonl")
+    )
+    assert ds.report.rows_kept == 1
+
+
+def test_sharegpt_only_turns_a_name_and_arguments_into_a_call() -> None:
+    def linked(value: str, result: str) -> list[dict[str, Any]]:
+        row = [
+            msg("user", "q"),
+            msg("assistant", value),
+            msg("tool", result),
+            msg("assistant", "ok"),
+        ]
+        return link_tool_calls(batch([row])).column("messages").to_pylist()[0]
+
+    got = linked('{"name": "w", "arguments": {"city": "Paris"}}', '[{"title": "x"}]')
+    assert json.loads(got[1]["tool_calls"])[0]["function"]["arguments"] == '{"city": "Paris"}'
+    assert got[2]["content"] == '[{"title": "x"}]'  # one call: its result is left as it is
+    for value in ('{"name": "w", "parameters": {"city": "Paris"}}', '{"name": "Bob", "age": 3}'):
+        got = linked(value, "sunny")
+        assert got[1]["tool_calls"] is None
+        assert got[1]["content"] == value  # not a call: nothing dropped
+        assert got[2]["tool_call_id"] is None  # unlinked: the OpenAI writer leaves the row out
+
+
+def test_gemini_thought_parts_are_refused(write_jsonl) -> None:
+    thinking = {"role": "model", "parts": [{"text": "reasoning", "thought": True}, {"text": "4"}]}
+    rows = [{"contents": [{"role": "user", "parts": [{"text": "2+2?"}]}, thinking]}]
+    with pytest.raises(bi.NoRowsError) as info:
+        bi.load(write_jsonl(rows))
+    (example,) = info.value.report.examples
+    assert example["field"] == "contents[1].parts[0].thought"
+    assert example["category"] == "wrong_type"

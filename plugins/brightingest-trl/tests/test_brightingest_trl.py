@@ -957,3 +957,22 @@ def test_cli_convert_writes_each_shape(tmp_path: Path) -> None:
     ds.write_openai(out)
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [line["messages"] for line in lines] == [messages for _, messages in EXPECTED]
+
+
+def test_multimodal_preference_rows_are_refused() -> None:
+    rows = [
+        {"instruction": "<image>what?", "chosen": "cat", "rejected": "dog", "images": ["a.png"]},
+        {
+            "input": {"messages": [{"role": "user", "content": "<video>what?"}]},
+            "preferred_output": [{"role": "assistant", "content": "a match"}],
+            "non_preferred_output": [{"role": "assistant", "content": "a cat"}],
+            "videos": ["a.mp4"],
+        },
+    ]
+    for row in rows:
+        with pytest.raises(MappingError) as info:
+            brightingest_trl.map_record(row)
+        assert info.value.code == "wrong_type"
+        assert info.value.field in ("images", "videos")
+    empty = {"instruction": "what?", "chosen": "cat", "rejected": "dog", "images": []}
+    assert brightingest_trl.map_record(empty) is not None

@@ -36,6 +36,7 @@ SPEC = FormatSpec(
         metadata="rest",
         media=LLAMA_FACTORY_MEDIA,
         desirable="kto_tag",
+        desirable_if_boolean=("label",),
     ),
 )
 

@@ -52,6 +52,8 @@ SPEC = FormatSpec(
         id="id",
         metadata="rest",
         media=LLAMA_FACTORY_MEDIA,
+        desirable="kto_tag",
+        desirable_if_boolean=("label",),
         # Cohere's chat fine-tuning data names the assistant Chatbot; Gemini's, model.
         roles={"chatbot": "assistant", "model": "assistant"},
     ),

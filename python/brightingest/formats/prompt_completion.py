@@ -35,6 +35,7 @@ SPEC = FormatSpec(
         id="id",
         metadata="rest",
         desirable="label",
+        desirable_if_boolean=("kto_tag",),
     ),
 )
 

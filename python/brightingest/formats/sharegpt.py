@@ -50,7 +50,11 @@ def _as_calls(content: str, first: int) -> list[dict[str, Any]] | None:
     items = value if isinstance(value, list) else [value]
     calls: list[dict[str, Any]] = []
     for item in items:
+        # A call is a name and its arguments, nothing else: other JSON (an answer that happens
+        # to have a "name") is not turned into a call, and no key is dropped on the way.
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            return None
+        if not set(item) <= {"name", "arguments"}:
             return None
         arguments = item.get("arguments", {})
         if not isinstance(arguments, str):
@@ -67,7 +71,7 @@ def _split_results(message: dict[str, Any], count: int) -> list[dict[str, Any]] 
         value = json.loads(message["content"])
     except ValueError:
         return None
-    if not isinstance(value, list) or len(value) != count:
+    if count < 2 or not isinstance(value, list) or len(value) != count:
         return None
     parts = [v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in value]
     return [{**message, "content": part} for part in parts]
@@ -160,6 +164,7 @@ SPEC = FormatSpec(
         metadata="rest",
         media=LLAMA_FACTORY_MEDIA,
         desirable="kto_tag",
+        desirable_if_boolean=("label",),
     ),
     transform=link_tool_calls,
 )

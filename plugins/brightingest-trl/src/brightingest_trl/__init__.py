@@ -825,6 +825,20 @@ def _record_id(row: dict[str, Any]) -> str | int | None:
     return record_id
 
 
+def _refuse_media(row: dict[str, Any]) -> None:
+    """LLaMA-Factory's multimodal rows (``images``, ``videos``, ``audios``): only text is trained
+    here, and the text alone (``<image>`` placeholders included) would be, so they are refused,
+    as brightingest's built-in formats refuse them."""
+    for key in ("images", "videos", "audios"):
+        if row.get(key) not in (None, [], {}, ""):
+            raise MappingError(
+                "a multimodal row: only text is trained here, and without its media the text "
+                "(with placeholders such as <image>) would be trained alone.",
+                code="wrong_type",
+                field=key,
+            )
+
+
 def map_record(row: dict[str, Any]) -> dict[str, Any] | None:
     """Map one preference row to its chosen conversation (the format's ``map_record``).
 
@@ -843,10 +857,11 @@ def map_record(row: dict[str, Any]) -> dict[str, Any] | None:
     Raises:
         MappingError: The row cannot become a conversation; ``code`` is the report category.
     """
+    if not _is_dpo(row) and row.get("chosen") is None and row.get("rejected") is None:
+        return None
+    _refuse_media(row)
     if _is_dpo(row):
         return _map_dpo(row)
-    if row.get("chosen") is None and row.get("rejected") is None:
-        return None
     for key in ("chosen", "rejected"):
         if row.get(key) is None:
             raise MappingError(
