@@ -688,6 +688,10 @@ def _normalize_messages(
                 f"tool_calls on a {role} message: only assistant messages call tools.",
                 f"{where}.tool_calls",
             )
+        if tool_calls is not None:
+            tool_calls, problem = _check_calls(tool_calls, f"{where}.tool_calls")
+            if problem is not None:
+                return [], problem
         if role == "assistant" and weight != 0:
             trainable = True
         out.append(
@@ -707,6 +711,53 @@ def _normalize_messages(
             "messages",
         )
     return out, None
+
+
+def _check_calls(
+    calls: Any, where: str
+) -> tuple[list[dict[str, Any]] | None, tuple[str, str, str | None] | None]:
+    """The core's tool-call rules (``check_calls`` in ``rust_core/src/mapping.rs``) for the slow
+    path: a list of ``{"id", "type": "function", "function": {"name", "arguments"}}``; a
+    missing ``type`` is written, ``arguments`` given as an object become JSON text and missing
+    ones ``"{}"``; an empty list is no calls."""
+    if not isinstance(calls, list):
+        return None, ("wrong_type", f"expected a list, got {_json_kind(calls)}.", where)
+    out: list[dict[str, Any]] = []
+    for i, call in enumerate(calls):
+        at = f"{where}[{i}]"
+        if not isinstance(call, dict):
+            return None, ("wrong_type", f"expected a tool call object, got {_json_kind(call)}.", at)
+        call_id = call.get("id")
+        if not isinstance(call_id, str) or not call_id.strip():
+            return None, ("missing_field", 'a tool call without an "id".', f"{at}.id")
+        kind = call.get("type")
+        if kind is not None and kind != "function":
+            return None, (
+                "wrong_type",
+                f"a tool call of type {json.dumps(kind)} "
+                "(OpenAI's format has function calls only).",
+                f"{at}.type",
+            )
+        function = call.get("function")
+        if not isinstance(function, dict):
+            problem = "missing_field" if function is None else "wrong_type"
+            return None, (problem, "a tool call needs a function object.", f"{at}.function")
+        name = function.get("name")
+        if not isinstance(name, str) or not name.strip():
+            return None, ("missing_field", 'missing field "name"', f"{at}.function.name")
+        arguments = function.get("arguments")
+        if isinstance(arguments, dict | list):
+            arguments = json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
+        elif arguments is None:
+            arguments = "{}"
+        elif not isinstance(arguments, str):
+            return None, (
+                "wrong_type",
+                f"expected JSON text or an object, got {_json_kind(arguments)}.",
+                f"{at}.function.arguments",
+            )
+        out.append({**call, "type": "function", "function": {**function, "arguments": arguments}})
+    return out or None, None
 
 
 def _has_any_code(indices: pa.Array, codes: list[int]) -> bool:

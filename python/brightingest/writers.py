@@ -196,6 +196,24 @@ _MESSAGE_KEYS = frozenset({"role", "content", "name", "weight", "tool_calls", "t
 _RECORD_KEYS = frozenset({"messages", "tools", "parallel_tool_calls"})
 
 
+def _call_problems(call: Any) -> list[str]:
+    """What makes one tool call invalid: OpenAI's ``{"id", "type": "function", "function":
+    {"name", "arguments": <JSON text>}}``."""
+    if not isinstance(call, dict):
+        return ["a tool call must be an object"]
+    problems = []
+    if not isinstance(call.get("id"), str) or not call["id"]:
+        problems.append("a tool call needs an id")
+    if call.get("type") != "function":
+        problems.append('a tool call\'s type must be "function"')
+    function = call.get("function")
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        problems.append("a tool call needs function.name")
+    elif not isinstance(function.get("arguments"), str):
+        problems.append("function.arguments must be JSON text (a string)")
+    return problems
+
+
 def openai_problems(record: Any) -> list[str]:
     """What makes ``record`` invalid under OpenAI's chat fine-tuning format rules (empty: valid).
 
@@ -203,7 +221,8 @@ def openai_problems(record: Any) -> list[str]:
     ``parallel_tool_calls``, nothing else); each message an object with a known ``role``, only
     the keys ``role``, ``content``, ``name``, ``weight``, ``tool_calls``, ``tool_call_id``;
     ``content`` a string (or a list of text parts), left out only by an assistant message that
-    calls tools; ``weight`` 0 or 1 and on assistant messages only; ``tool_calls`` a list; a tool
+    calls tools; ``weight`` 0 or 1 and on assistant messages only; ``tool_calls`` a list of
+    ``{"id", "type": "function", "function": {"name", "arguments": <JSON text>}}``; a tool
     message has a ``tool_call_id``; at least one assistant message with a weight other than 0;
     ``tools`` a list of ``{"type": "function", "function": {"name", ...}}`` objects.
 
@@ -236,6 +255,12 @@ def openai_problems(record: Any) -> list[str]:
             problems.append(f"{where}: content must be a string or a list of parts")
         if calls is not None and (role != "assistant" or not isinstance(calls, list)):
             problems.append(f"{where}: tool_calls must be a list, on an assistant message")
+        elif calls is not None:
+            problems += [
+                f"{where}.tool_calls[{j}]: {p}"
+                for j, c in enumerate(calls)
+                for p in _call_problems(c)
+            ]
         if role == "tool" and not message.get("tool_call_id"):
             problems.append(f"{where}: a tool message needs a tool_call_id")
         if "weight" in message:

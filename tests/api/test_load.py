@@ -774,3 +774,38 @@ def test_a_spent_stream_refuses_a_second_loop(write_jsonl) -> None:
     for _ in partly:
         break
     assert list(partly) == []  # a loop left early goes on where it stopped
+
+
+def test_slow_path_checks_tool_calls_as_the_core_does(write_jsonl, pm) -> None:
+    def mapped(row: dict[str, Any]) -> list[dict[str, Any]]:
+        calling = {"role": "assistant", "content": None, "tool_calls": row["calls"]}
+        return [{"role": "user", "content": "q"}, calling]
+
+    spec = FormatSpec(
+        "calls", "1", detect=lambda r: 1.0 if "calls" in r else 0.0, map_record=mapped
+    )
+    pm.register(as_plugin(spec), name="calls")
+    fn = {"name": "f", "arguments": {"x": 1}}
+    rows = [
+        {"calls": [{"id": "c1", "function": fn}]},
+        {"calls": [{"function": fn}]},
+        {"calls": [{"id": "c1", "type": "retrieval", "function": fn}]},
+        {"calls": [{"id": "c1", "function": {"arguments": "{}"}}]},
+        {"calls": [{"id": "c1", "function": {"name": "f", "arguments": 5}}]},
+        {"calls": "f()"},
+    ]
+    ds = bi.load(write_jsonl(rows), pm=pm)
+    assert ds.report.rows_kept == 1
+    call = ds.messages_as_python(0)[1]["tool_calls"][0]
+    assert call == {
+        "id": "c1",
+        "function": {"name": "f", "arguments": '{"x":1}'},
+        "type": "function",
+    }
+    assert {e["line"]: (e["category"], e["field"]) for e in ds.report.examples} == {
+        2: ("missing_field", "messages[1].tool_calls[0].id"),
+        3: ("wrong_type", "messages[1].tool_calls[0].type"),
+        4: ("missing_field", "messages[1].tool_calls[0].function.name"),
+        5: ("wrong_type", "messages[1].tool_calls[0].function.arguments"),
+        6: ("wrong_type", "messages[1].tool_calls"),
+    }

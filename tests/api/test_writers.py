@@ -412,3 +412,27 @@ def test_a_tool_message_must_answer_a_call_made_before_it(
     )
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(openai_problems(r) == [] for r in records)
+
+
+def test_openai_problems_checks_each_tool_call() -> None:
+    def record(call: Any) -> dict[str, Any]:
+        calling = {"role": "assistant", "tool_calls": [call]}
+        return {
+            "messages": [
+                {"role": "user", "content": "q"},
+                calling,
+                {"role": "assistant", "content": "a"},
+            ]
+        }
+
+    good = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    assert openai_problems(record(good)) == []
+    assert openai_problems(record({**good, "id": ""})) == [
+        "messages[1].tool_calls[0]: a tool call needs an id"
+    ]
+    assert openai_problems(record({**good, "function": {"name": "f", "arguments": {}}})) == [
+        "messages[1].tool_calls[0]: function.arguments must be JSON text (a string)"
+    ]
+    assert openai_problems(record("f()")) == [
+        "messages[1].tool_calls[0]: a tool call must be an object"
+    ]
