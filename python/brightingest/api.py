@@ -602,6 +602,11 @@ def _record_extras(mapped: Any, entry: RegisteredFormat) -> tuple[Any, dict[str,
     if tools is not None:
         if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
             raise broken("tools that are not a list of objects")
+        # bare function definitions ({name, parameters}) take OpenAI's wrapper, as in the core
+        tools = [
+            t if "type" in t or "name" not in t else {"type": "function", "function": t}
+            for t in tools
+        ]
         if tools:
             extras["tools"] = json.dumps(tools, ensure_ascii=False, separators=(",", ":"))
     metadata = mapped.get("metadata")

@@ -588,7 +588,7 @@ impl FormatSet {
                     name_key,
                     tool_calls_key,
                     tool_call_id_key,
-                    weight_key,
+                    weight_key: weight_keys,
                     assistant_weight,
                     optional,
                     string_role,
@@ -696,11 +696,16 @@ impl FormatSet {
                                 ))
                             }
                         };
-                        let (weight_key, weight_value) = match weight_key {
+                        let (weight_key, weight_value) = match weight_keys {
                             Some(keys) if !bare => keys.take(&mut obj),
                             _ => ("weight", None),
                         };
                         let weight_path = || src.sub(weight_key);
+                        if let (Some(keys), Some(v)) =
+                            (weight_key_alternatives(weight_keys), &weight_value)
+                        {
+                            disagreeing_weights(&mut obj, keys, weight_key, v, src)?;
+                        }
                         let weight = match weight_value {
                             None | Some(Json::Null) => {
                                 if role == "assistant" {
@@ -1004,6 +1009,43 @@ fn check_calls(calls: &mut [Json<'_>], path: &str, ids: bool) -> Result<(), Line
                     other,
                 ))
             }
+        }
+    }
+    Ok(())
+}
+
+/// The weight keys when there are alternatives (`weight`, `training`, `train`).
+fn weight_key_alternatives(keys: &Option<Keys>) -> Option<&Keys> {
+    keys.as_ref().filter(|k| k.0.len() > 1)
+}
+
+/// A message with two of the weight keys that disagree (`"weight": 1, "training": false`) is
+/// refused: which one a trainer would follow is anyone's guess.
+fn disagreeing_weights<'a>(
+    obj: &mut [(Cow<'a, str>, Json<'a>)],
+    keys: &Keys,
+    used: &str,
+    value: &Json<'a>,
+    src: Src<'_>,
+) -> Result<(), LineIssue> {
+    let Ok(first) = parse_weight(value, || src.sub(used)) else {
+        return Ok(()); // reported as it is read
+    };
+    for key in keys.0.iter().filter(|k| k.as_str() != used) {
+        let Some(other) = take_in(obj, key).filter(|v| !matches!(v, Json::Null)) else {
+            continue;
+        };
+        if parse_weight(&other, || src.sub(key)).ok() != Some(first) {
+            return Err(LineIssue::new(
+                Category::InvalidWeight,
+                format!(
+                    "{} and {} disagree on whether this message is trained",
+                    quote(used, 40),
+                    quote(key, 40)
+                ),
+            )
+            .with_field(src.sub(key))
+            .with_hint("keep one of them, or make them agree"));
         }
     }
     Ok(())

@@ -227,7 +227,8 @@ def test_axolotl_training_flags_are_weights(write_jsonl: Any) -> None:
         },
         {"messages": [USER, {"role": "assistant", "content": "a", "training": False}]},
         {"messages": [{"role": "user", "content": "u", "training": True}, ASSISTANT]},
-        # "weight" wins over "training" when a message has both
+        # two flags that agree are one; two that disagree are refused, not guessed
+        {"messages": [USER, {"role": "assistant", "content": "a", "weight": 1, "training": True}]},
         {"messages": [USER, {"role": "assistant", "content": "a", "weight": 1, "training": False}]},
     ]
     ds = _read(write_jsonl, rows)
@@ -237,6 +238,10 @@ def test_axolotl_training_flags_are_weights(write_jsonl: Any) -> None:
     assert skips[3] == (
         "invalid_weight",
         "messages[0].training: weight 1 on a user message: only assistant messages are trained",
+    )
+    assert skips[5] == (
+        "invalid_weight",
+        'messages[1].training: "weight" and "training" disagree on whether this message is trained',
     )
     assert [m.get("weight") for m in ds.messages_as_python(1)] == [None, 1]
 

@@ -976,3 +976,20 @@ def test_multimodal_preference_rows_are_refused() -> None:
         assert info.value.field in ("images", "videos")
     empty = {"instruction": "what?", "chosen": "cat", "rejected": "dog", "images": []}
     assert brightingest_trl.map_record(empty) is not None
+
+
+def test_implicit_rows_without_a_shared_question_ids_and_text_tools() -> None:
+    with pytest.raises(MappingError) as info:
+        brightingest_trl.map_record(
+            {
+                "chosen": [{"role": "assistant", "content": "blue"}],
+                "rejected": [{"role": "assistant", "content": "green"}],
+            }
+        )
+    assert (info.value.code, info.value.field) == ("missing_field", "prompt")
+    with pytest.raises(MappingError, match="expected a string or an integer, got a number 1.5"):
+        brightingest_trl.map_record({**STANDARD, "id": 1.5})
+    tool = {"type": "function", "function": {"name": "f"}}
+    record = brightingest_trl.map_record({**STANDARD, "tools": json.dumps([tool])})
+    assert record is not None
+    assert record["tools"] == [tool]

@@ -459,6 +459,14 @@ def _implicit_messages(
     shared = 0
     while shared < min(len(chosen), len(rejected)) and _same(chosen[shared], rejected[shared]):
         shared += 1
+    if not any(m["role"] == "user" for m in chosen[:shared]):
+        # as for strings: an answer to no question would be trained
+        raise MappingError(
+            'the row has no "prompt", and "chosen" and "rejected" share no user message to take '
+            "as one (TRL's implicit prompt).",
+            code="missing_field",
+            field="prompt",
+        )
     return chosen[:shared], chosen[shared:]
 
 
@@ -780,7 +788,7 @@ def _map_dpo(row: dict[str, Any]) -> dict[str, Any]:
         )
     where = "input.tools" if tools is not None else "tools"
     if tools is None:
-        tools = row.get("tools")
+        tools = _json_text_list(row.get("tools"))
     if tools is not None and not (
         isinstance(tools, list) and all(isinstance(t, dict) for t in tools)
     ):
@@ -814,13 +822,26 @@ def _map_dpo(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _json_text_list(value: Any) -> Any:
+    """LLaMA-Factory stores ``tools`` as JSON text: a string holding a list is that list."""
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        return parsed if isinstance(parsed, list) else value
+    return value
+
+
 def _record_id(row: dict[str, Any]) -> str | int | None:
     record_id = row.get("id")
     if record_id is not None and (
         isinstance(record_id, bool) or not isinstance(record_id, str | int)
     ):
         raise MappingError(
-            f"expected a string or a number, got {_kind(record_id)}.", code="wrong_type", field="id"
+            f"expected a string or an integer, got {_kind(record_id)} {json.dumps(record_id)}.",
+            code="wrong_type",
+            field="id",
         )
     return record_id
 
@@ -881,7 +902,7 @@ def map_record(row: dict[str, Any]) -> dict[str, Any] | None:
             field="chosen",
         )
     record_id = _record_id(row)
-    tools = row.get("tools")
+    tools = _json_text_list(row.get("tools"))
     if tools is not None and not (
         isinstance(tools, list) and all(isinstance(t, dict) for t in tools)
     ):
