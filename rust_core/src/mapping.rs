@@ -348,6 +348,17 @@ impl FormatSet {
                     meta_keys.push(mk.clone());
                 }
             }
+            // Labels and media are looked at in place: keep them (raw) even without metadata.
+            let looked_at = f
+                .desirable
+                .iter()
+                .chain(&f.desirable_if_boolean)
+                .chain(&f.media);
+            for key in looked_at {
+                if !raw_keys.contains(key) {
+                    raw_keys.push(key.clone());
+                }
+            }
             reads.push(r);
             keep.push(k);
         }
@@ -829,28 +840,10 @@ impl FormatSet {
             }
         }
         validate(&msgs, &srcs)?;
-        if let Some(key) = f.desirable.as_deref() {
-            if !desirable(fields, key, true)? {
-                return Err(undesirable(key));
-            }
-        }
-        for key in &f.desirable_if_boolean {
-            if !desirable(fields, key, false)? {
-                return Err(undesirable(key));
-            }
-        }
-        for key in &f.media {
-            if has_media(fields, key) {
-                return Err(LineIssue::new(
-                    Category::WrongType,
-                    "a multimodal row: only text is trained here, and without its media the text \
-                     (with placeholders such as <image>) would be trained alone",
-                )
-                .with_field(key.as_str())
-                .with_hint(
-                    "use a multimodal trainer for these rows, or drop them from the export",
-                ));
-            }
+        // Labels and media are top-level fields the parts did not read: a row with none left
+        // (most rows) has neither, and is not scanned for each of them.
+        if fields.iter().any(|(_, v)| !matches!(v, Field::Skipped)) {
+            check_labels_and_media(f, fields)?;
         }
         let id = match f.id_field.as_deref().and_then(|k| take(fields, bump, k)) {
             None | Some(Json::Null) => None,
@@ -1009,6 +1002,36 @@ fn check_calls(calls: &mut [Json<'_>], path: &str, ids: bool) -> Result<(), Line
                     other,
                 ))
             }
+        }
+    }
+    Ok(())
+}
+
+/// A row whose desirability label is false, or that holds media, is refused (see
+/// `FormatSpec::desirable` and `FormatSpec::media`).
+fn check_labels_and_media(
+    f: &FormatSpec,
+    fields: &[(Cow<'_, str>, Field<'_>)],
+) -> Result<(), LineIssue> {
+    if let Some(key) = f.desirable.as_deref() {
+        if !desirable(fields, key, true)? {
+            return Err(undesirable(key));
+        }
+    }
+    for key in &f.desirable_if_boolean {
+        if !desirable(fields, key, false)? {
+            return Err(undesirable(key));
+        }
+    }
+    for key in &f.media {
+        if has_media(fields, key) {
+            return Err(LineIssue::new(
+                Category::WrongType,
+                "a multimodal row: only text is trained here, and without its media the text \
+                 (with placeholders such as <image>) would be trained alone",
+            )
+            .with_field(key.as_str())
+            .with_hint("use a multimodal trainer for these rows, or drop them from the export"));
         }
     }
     Ok(())

@@ -299,3 +299,26 @@ fn a_desirable_field_that_is_false_skips_the_row_and_stays_in_metadata() {
         r#"expected true or false (whether this answer is a good one), found "maybe""#
     );
 }
+
+#[test]
+fn labels_and_media_are_seen_even_by_a_format_that_keeps_no_metadata() {
+    const NO_METADATA: &str = r#"{"name": "qa", "signature": ["q", "a"], "metadata": "none",
+     "desirable": "label", "media": ["images"],
+     "parts": [{"kind": "message", "role": "user", "fields": ["q"]},
+               {"kind": "message", "role": "assistant", "fields": ["a"]}]}"#;
+    let data = br#"{"q": "x", "a": "y"}
+{"q": "x", "a": "y", "label": false}
+{"q": "x", "a": "y", "images": ["1.png"]}
+{"q": "x", "a": "y", "label": true, "images": []}
+"#;
+    let (b, r) = read(data, Some(&[NO_METADATA]), opts(1, 1 << 20));
+    assert_eq!(lines(&b), [1, 4]);
+    let got: Vec<(u64, Category)> = r.examples.iter().map(|e| (e.line, e.category)).collect();
+    assert_eq!(
+        got,
+        [
+            (2, Category::NoTrainableAssistant),
+            (3, Category::WrongType)
+        ]
+    );
+}
