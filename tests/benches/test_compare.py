@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +136,33 @@ def test_end_to_end_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 def test_public_command_drops_output_paths() -> None:
     argv = ["--sizes", "1GB", "--out", "/tmp/x.md", "--json=/tmp/x.json", "--scaling"]
     assert compare.public_command(argv) == "python -m benches.compare --sizes 1GB --scaling"
+
+
+def _late_imports(contender: str, path: Path, warmup: Path | None) -> list[str]:
+    """Modules ``contender`` imports inside its timed window, in a fresh child process."""
+    argv = [sys.executable, "-m", "benches.compare", "--child", contender, "openai", str(path), "1"]
+    proc = subprocess.run(
+        [*argv, *([str(warmup)] if warmup else [])],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=compare._child_env(1),
+    )
+    late: list[str] = json.loads(proc.stdout.splitlines()[-1])["late_imports"]
+    return late
+
+
+def test_child_warmup_pays_lazy_imports_before_the_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyarrow imports pandas the first time ``pa.table`` is given a stream (0.2-0.3 s here):
+    without the warm-up read, that import lands inside the timed window."""
+    pytest.importorskip("pandas")
+    from benches.generate import generate
+
+    monkeypatch.setenv("BRIGHTINGEST_BENCH_DATA", str(tmp_path))
+    path = generate("openai", "40KB")
+    warmup = generate("openai", compare.WARMUP_BYTES)
+    assert "pandas" in _late_imports("brightingest read", path, None)
+    assert _late_imports("brightingest read", path, warmup) == []
+    assert _late_imports("pyarrow", path, warmup) == []
