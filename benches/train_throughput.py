@@ -91,7 +91,7 @@ def make_tokenizer() -> Any:
         show_progress=False,
     )
     tok.train_from_iterator([" ".join(WORDS)] * 50, trainer=trainer)
-    fast = PreTrainedTokenizerFast(
+    fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>"
     )
     fast.chat_template = TEMPLATE
@@ -173,7 +173,7 @@ def flops_per_token(shape: str, seq_len: float) -> float:
     kv = h // s["num_attention_heads"] * s["num_key_value_heads"]
     dense = layers * (2 * h * h + 2 * h * kv + 3 * h * inter) + h * v
     attn = layers * 2 * h * seq_len  # QK^T and AV, causal half of 2 x 2
-    return 6 * dense + 3 * 2 * attn
+    return float(6 * dense + 3 * 2 * attn)
 
 
 def run_baseline(
@@ -192,11 +192,11 @@ def run_baseline(
             ids = tok.apply_chat_template(row["messages"], tokenize=True, return_dict=False)
             examples.append({"input_ids": list(ids)[: min(4096, budget)]})
     bf16 = device == "cuda"
-    model = AutoModelForCausalLM.from_pretrained(
+    base = AutoModelForCausalLM.from_pretrained(
         model_dir, dtype=torch.bfloat16 if bf16 else torch.float32, attn_implementation="sdpa"
     )
     model = get_peft_model(
-        model,
+        base,
         LoraConfig(
             r=16,
             lora_alpha=32,

@@ -31,6 +31,7 @@ import tarfile
 import tempfile
 import time
 import traceback
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +109,16 @@ _RESERVED_HYPERPARAMETERS = {
 }
 
 
+#: The extra keys of the result's error object of each failure made by :func:`_failure`; being
+#: in it also marks an exception as already mapped to a job failure.
+_JOB_CONTEXT: weakref.WeakKeyDictionary[BaseException, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _is_job_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` was made by :func:`_failure` (already a job failure)."""
+    return exc in _JOB_CONTEXT
+
+
 def _failure(code: str, message: str, **context: Any) -> BrightIngestError:
     """A failed step, raised as a :class:`~brightingest.errors.BrightIngestError` whose ``code``
     is one of :data:`ERROR_CODES` (the worker defines no exceptions of its own).
@@ -120,13 +131,13 @@ def _failure(code: str, message: str, **context: Any) -> BrightIngestError:
     """
     exc = BrightIngestError(message, code=code, field=context.get("field"), located=True)
     # The error object of the job result; read back by _error_object().
-    exc.job_context = {k: v for k, v in context.items() if v is not None}
+    _JOB_CONTEXT[exc] = {k: v for k, v in context.items() if v is not None}
     return exc
 
 
 def _error_object(exc: BrightIngestError) -> dict[str, Any]:
     """The ``error`` object of a job result for a failure raised by :func:`_failure`."""
-    context: dict[str, Any] = getattr(exc, "job_context", {})
+    context = _JOB_CONTEXT.get(exc, {})
     return {"code": exc.code, "message": exc.message, **context}
 
 
@@ -302,6 +313,7 @@ def _check_train_config(base_model: str, hyper: dict[str, Any]) -> Any:
     try:
         return TrainConfig.from_dict({**hyper, "model": base_model})
     except TrainerError as exc:
+        hint: str | None
         if exc.field == "model":  # the job's own field for it
             name, hint = "base_model", "pass a hub id, or a directory present in the image."
         else:
@@ -508,7 +520,7 @@ def _train(
             progress=_TrainProgress(progress, PROGRESS_INTERVAL_S),
         )
     except Exception as exc:  # any failure of the run is the job's training_failed
-        if hasattr(exc, "job_context"):  # already a job failure (from _check_train_config)
+        if _is_job_failure(exc):  # already a job failure (from _check_train_config)
             raise
         logger.error("training failed:\n%s", traceback.format_exc())
         raise _failure(
@@ -619,7 +631,7 @@ def _run(raw_input: Any, send: Progress, workdir: str | os.PathLike[str] | None)
             "download": download,
         }
     except BrightIngestError as exc:
-        if not hasattr(exc, "job_context"):  # a library error no step mapped: still explained
+        if not _is_job_failure(exc):  # a library error no step mapped: still explained
             exc = _failure("internal_error", str(exc), detail_code=exc.code)
         logger.error("job failed [%s]: %s", exc.code, exc.message)
         return {"error": _error_object(exc), **result}
