@@ -699,6 +699,9 @@ def _normalize_messages(
                 return [], problem
         if role == "assistant" and weight != 0:
             trainable = True
+        extra, problem = _message_extra(message, where)
+        if problem is not None:
+            return [], problem
         out.append(
             {
                 "role": role,
@@ -707,6 +710,7 @@ def _normalize_messages(
                 "name": message.get("name"),
                 "tool_calls": json.dumps(tool_calls) if tool_calls is not None else None,
                 "tool_call_id": message.get("tool_call_id"),
+                "extra": extra,
             }
         )
     if not trainable:
@@ -716,6 +720,43 @@ def _normalize_messages(
             "messages",
         )
     return out, None
+
+
+_MESSAGE_KEYS = frozenset(("role", "content", "weight", "name", "tool_calls", "tool_call_id"))
+
+
+def _message_extra(
+    message: dict[str, Any], where: str
+) -> tuple[str | None, tuple[str, str, str] | None]:
+    """The ``extra`` of a message a plugin mapped in Python: its keys that are not fields of the
+    normalized message (``reasoning_content`` ...), and those of its own ``extra`` (an object,
+    or its JSON text), as a JSON object text; null values are left out, as in the core."""
+    kept: dict[str, Any] = {}
+    given = message.get("extra")
+    if isinstance(given, str):
+        try:
+            given = json.loads(given)
+        except ValueError:
+            given = None
+        if not isinstance(given, dict):
+            return None, ("wrong_type", "extra must be a JSON object.", f"{where}.extra")
+    if isinstance(given, dict):
+        kept.update((k, v) for k, v in given.items() if v is not None)
+    elif given is not None:
+        return None, (
+            "wrong_type",
+            f"extra must be an object, got {_json_kind(given)}.",
+            f"{where}.extra",
+        )
+    for key, value in message.items():
+        if key not in _MESSAGE_KEYS and key != "extra" and value is not None:
+            kept[key] = value
+    if not kept:
+        return None, None
+    try:
+        return json.dumps(kept, ensure_ascii=False, separators=(",", ":"), allow_nan=False), None
+    except (TypeError, ValueError) as exc:
+        return None, ("wrong_type", f"a key that is not JSON: {exc}.", f"{where}.extra")
 
 
 def _check_calls(

@@ -1362,6 +1362,8 @@ def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str
         selection["duplicates_dropped"] = dropped
     if left_out is not None and left_out.rows:
         out.info(f"OpenAI JSONL: {left_out.summary()}")
+    if left_out is not None and left_out.keys:
+        out.info(f"OpenAI JSONL: {left_out.keys_summary()}")
     passes = "two passes (hashes, then write)" if dedup else "one pass"
     how = f"in {elapsed:.1f} s, read and written in {passes}"
     doc = _convert_done(out, dest, to, written, report, chat.format, how)
@@ -1369,6 +1371,8 @@ def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str
         doc["selection"] = selection
     if left_out is not None and left_out.rows:
         doc["left_out"] = {"rows": left_out.rows, "examples": left_out.examples}
+    if left_out is not None and left_out.keys:
+        doc["keys_not_written"] = {"keys": left_out.keys, "examples": left_out.key_examples}
     out.document(doc)
     return EXIT_OK
 

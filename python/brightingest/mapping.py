@@ -108,6 +108,8 @@ class ListOfTurns:
     """A list field whose items are message objects (``{"role": ..., "content": ...}``).
 
     ``content`` may be a string or a list of text parts (``[{"type": "text", "text": ...}]``).
+    An item's keys that none of the arguments below name (``reasoning_content``, ``thinking``,
+    a timestamp ...) are kept in the message's ``extra`` as a JSON object text, never dropped.
 
     Args:
         field: The row's list field.

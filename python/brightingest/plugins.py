@@ -149,10 +149,11 @@ class FormatSpec:
             out; runs once per batch, for what a declaration cannot express.
         map_record: The slow path, for a format without ``mapping``: one parsed JSON row in,
             its messages (OpenAI-style dicts: ``role``, ``content``, optional ``weight``,
-            ``name``, ``tool_calls``, ``tool_call_id``) out, or ``None`` if the row is not of
-            this format. To fill the ``id``, ``tools`` and ``metadata`` columns too, return
-            ``{"messages": [...], "id"?: str | int, "tools"?: [...], "metadata"?: {...}}``.
-            Runs Python once per row; raise
+            ``name``, ``tool_calls``, ``tool_call_id``; any other key, such as
+            ``reasoning_content``, is kept in the message's ``extra``) out, or ``None`` if the
+            row is not of this format. To fill the ``id``, ``tools`` and ``metadata`` columns
+            too, return ``{"messages": [...], "id"?: str | int, "tools"?: [...],
+            "metadata"?: {...}}``. Runs Python once per row; raise
             :class:`~brightingest.errors.MappingError` with a report category as ``code`` to
             reject a row with a reason.
 

@@ -1,7 +1,10 @@
 """The normalized chat schema: one table layout for every input format.
 
-- ``messages``: list<struct<role, content, weight, name, tool_calls, tool_call_id>>; the
-  conversation. ``weight`` (0/1, nullable) says whether an assistant turn is trained on.
+- ``messages``: list<struct<role, content, weight, name, tool_calls, tool_call_id, extra>>;
+  the conversation. ``weight`` (0/1, nullable) says whether an assistant turn is trained on.
+  ``extra`` (nullable) holds the message's keys that its format does not map (for example
+  ``reasoning_content`` or ``thinking``), as a JSON object text, so that none is lost;
+  chat templates see them as keys of the message.
 - ``tools``: string, nullable; tool definitions, as JSON text.
 - ``id``: string, nullable; the row's own id where the format has one.
 - ``metadata``: string, nullable; unmapped fields as a JSON object text.
@@ -31,6 +34,7 @@ MESSAGE_TYPE = pa.struct(
         pa.field("name", pa.string()),
         pa.field("tool_calls", pa.string()),
         pa.field("tool_call_id", pa.string()),
+        pa.field("extra", pa.string()),
     ]
 )
 

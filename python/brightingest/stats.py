@@ -45,7 +45,7 @@ __all__ = [
     "token_stats",
 ]
 
-_MESSAGE_FIELDS = ("role", "content", "weight", "name", "tool_calls", "tool_call_id")
+_MESSAGE_FIELDS = ("role", "content", "weight", "name", "tool_calls", "tool_call_id", "extra")
 
 
 def _array(table: pa.Table, name: str) -> pa.Array:
@@ -515,11 +515,15 @@ def _encode(arr: pa.Array) -> pa.Array:
 
 def _row_keys(table: pa.Table) -> pa.Array:
     """One key per row that is equal for two rows exactly when their conversations are: the
-    same messages (role, content, weight, name, tool calls, tool call id, in order) and the same
-    tool definitions."""
+    same messages (role, content, weight, name, tool calls, tool call id, unmapped keys, in
+    order) and the same tool definitions."""
     messages, flat, _ = _flat_messages(table)
     parts = []
+    present = {f.name for f in flat.type}
     for name in _MESSAGE_FIELDS:
+        if name not in present:  # a table written before the field existed: all null
+            parts.append(_encode(pa.nulls(len(flat), pa.large_string())))
+            continue
         col = flat.field(name)
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()

@@ -349,13 +349,21 @@ class LeftOut:
     that no earlier assistant message's call has. The normalized table keeps them, and
     Parquet/Arrow outputs and the trainer take them as they are.
 
+    Also counts what is left out of rows that are written: message keys the source format did
+    not map (the ``extra`` of a message, e.g. ``reasoning_content``), which OpenAI's format has
+    no place for (its validator refuses unknown message keys).
+
     Attributes:
         rows: How many rows were left out.
         examples: The first few, as ``{"file", "line", "id", "reason"}``.
+        keys: Per unmapped message key, how many messages had it (not written).
+        key_examples: The first few rows with such keys, as ``{"file", "line", "id", "keys"}``.
     """
 
     rows: int = 0
     examples: list[dict[str, Any]] = field(default_factory=list)
+    keys: dict[str, int] = field(default_factory=dict)
+    key_examples: list[dict[str, Any]] = field(default_factory=list)
 
     REASON = "a tool message answers no call (OpenAI's format needs its tool_call_id)"
     #: A tool message whose ``tool_call_id`` is not the id of a call made before it: OpenAI
@@ -369,8 +377,58 @@ class LeftOut:
         reasons = list(dict.fromkeys(e["reason"] for e in self.examples)) or [self.REASON]
         return f"{self.rows:,} {plural} left out: {'; '.join(reasons)}, e.g. {where}"
 
+    def keys_summary(self) -> str:
+        """``"message keys not written (OpenAI's format has none): reasoning_content in 3
+        messages, e.g. data.jsonl:4; --to parquet keeps them"``."""
+        counts = ", ".join(
+            f"{k} in {n:,} {'message' if n == 1 else 'messages'}"
+            for k, n in sorted(self.keys.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        )
+        if len(self.keys) > 5:
+            counts += f" and {len(self.keys) - 5} more"
+        where = ", ".join(f"{e['file']}:{e['line']}" for e in self.key_examples[:3])
+        return (
+            f"message keys not written (OpenAI's format has no place for them): {counts}, "
+            f"e.g. {where}; --to parquet or --to arrow keeps them"
+        )
+
 
 _REASONS = (LeftOut.REASON, LeftOut.REASON_UNKNOWN_ID)
+
+
+def _count_unwritten_keys(batch: pa.RecordBatch, report: LeftOut) -> None:
+    """Count the unmapped message keys (``extra``) of ``batch``, which the OpenAI writer does
+    not write."""
+    import pyarrow.compute as pc
+
+    messages = batch.column("messages")
+    flat = pc.list_flatten(messages)
+    if len(flat) == 0 or "extra" not in [f.name for f in flat.type]:
+        return
+    extra = flat.field("extra")
+    if extra.null_count == len(extra):
+        return
+    keep = pc.is_valid(extra)
+    rows = pc.filter(pc.list_parent_indices(messages), keep).to_pylist()
+    names = batch.schema.names
+    seen_rows: set[int] = set()
+    for row, text in zip(rows, pc.filter(extra, keep).to_pylist(), strict=True):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = {"extra": text}
+        keys = list(value) if isinstance(value, dict) else ["extra"]
+        for key in keys:
+            report.keys[key] = report.keys.get(key, 0) + 1
+        if row not in seen_rows and len(report.key_examples) < 5:
+            seen_rows.add(row)
+            report.key_examples.append(
+                {
+                    key: batch.column(col)[row].as_py() if col in names else None
+                    for key, col in (("file", "source_file"), ("line", "source_line"), ("id", "id"))
+                }
+                | {"keys": keys}
+            )
 
 
 def _unanswered_tools(batch: pa.RecordBatch) -> list[tuple[int, str]]:
@@ -455,6 +513,7 @@ def _write_openai_to(handle: IO[bytes], data: Any, left_out: LeftOut | None = No
     report = left_out if left_out is not None else LeftOut()
     for batch in batches:
         batch = _leave_out(batch, report)
+        _count_unwritten_keys(batch, report)
         text = None
         if native is not None:
             try:
@@ -467,6 +526,8 @@ def _write_openai_to(handle: IO[bytes], data: Any, left_out: LeftOut | None = No
         rows += batch.num_rows
     if left_out is None and report.rows:
         logger.warning("write_openai: %s", report.summary())
+    if left_out is None and report.keys:
+        logger.warning("write_openai: %s", report.keys_summary())
     return rows
 
 
@@ -474,7 +535,8 @@ def write_openai(table: Any, path: StrPath, *, left_out: LeftOut | None = None) 
     """Write OpenAI chat fine-tuning JSONL, atomically.
 
     Every line is valid under OpenAI's rules: rows the format cannot hold (see :class:`LeftOut`)
-    are left out, counted in ``left_out`` when given, else logged as a warning.
+    are left out, and unmapped message keys (``extra``) are not written; both are counted in
+    ``left_out`` when given, else logged as a warning.
 
     Args:
         table: Rows in the normalized chat schema (table, batch, batches or Arrow stream).

@@ -588,6 +588,7 @@ impl FormatSet {
                         name: None,
                         tool_calls: None,
                         tool_call_id: None,
+                        extra: None,
                     });
                     srcs.push(Src::Field(&names[0]));
                 }
@@ -623,6 +624,7 @@ impl FormatSet {
                                 name: None,
                                 tool_calls: None,
                                 tool_call_id: None,
+                                extra: None,
                             });
                             srcs.push(Src::Field(field));
                             continue;
@@ -764,6 +766,9 @@ impl FormatSet {
                             .with_field(src.sub(key))
                             .with_hint("give each tool result the id of the call it answers (tool_calls[].id)"));
                         }
+                        // What no part of the mapping read (`reasoning_content`, a second
+                        // content key ...) is kept, not dropped.
+                        let extra = if bare { None } else { leftover_keys(&obj) };
                         msgs.push(Msg {
                             role,
                             content,
@@ -771,6 +776,7 @@ impl FormatSet {
                             name,
                             tool_calls,
                             tool_call_id,
+                            extra,
                         });
                         srcs.push(src);
                     }
@@ -821,6 +827,7 @@ impl FormatSet {
                                 name: None,
                                 tool_calls: None,
                                 tool_call_id: None,
+                                extra: None,
                             });
                             srcs.push(Src::Pair(field, i, j));
                         }
@@ -1224,6 +1231,28 @@ fn opt_str<'a>(
         Some(Json::Str(s)) => Ok(Some(s)),
         Some(other) => Err(wrong_type(&src.sub(key), "a string", &other)),
     }
+}
+
+/// The keys of a message item that the mapping did not read (taken keys are left null), as a
+/// JSON object text in the item's order, or `None` when there are none. A key whose value is
+/// null says nothing and is not kept.
+fn leftover_keys(obj: &[(Cow<'_, str>, Json<'_>)]) -> Option<String> {
+    let mut left = obj
+        .iter()
+        .filter(|(_, v)| !matches!(v, Json::Null))
+        .peekable();
+    left.peek()?;
+    let mut out = String::from("{");
+    for (i, (k, v)) in left.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(k.as_ref()).unwrap_or_default());
+        out.push(':');
+        out.push_str(&v.to_json());
+    }
+    out.push('}');
+    Some(out)
 }
 
 /// Append `s` as a JSON string literal (keys are short; escapes are rare).

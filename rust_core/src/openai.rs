@@ -38,6 +38,9 @@ pub(crate) struct Messages<'a> {
     pub name: Option<&'a StringArray>,
     pub tool_calls: Option<&'a StringArray>,
     pub tool_call_id: Option<&'a StringArray>,
+    /// Keys the format did not map (JSON object text); not part of OpenAI's format, so the
+    /// writer leaves them out (the Python side counts them), and the row hash includes them.
+    pub extra: Option<&'a StringArray>,
 }
 
 fn child<'a, T: 'static>(items: &'a StructArray, name: &str) -> Result<Option<&'a T>, OpenAiError> {
@@ -73,6 +76,7 @@ impl<'a> Messages<'a> {
             name: child(items, "name")?,
             tool_calls: child(items, "tool_calls")?,
             tool_call_id: child(items, "tool_call_id")?,
+            extra: child(items, "extra")?,
         })
     }
 }
@@ -312,6 +316,10 @@ mod tests {
                     .unwrap()
                     .append_option(*calls);
                 s.field_builder::<StringBuilder>(5).unwrap().append_null();
+                // Unmapped keys: never written (not part of OpenAI's format).
+                s.field_builder::<StringBuilder>(6).unwrap().append_option(
+                    (role == &"assistant").then_some("{\"reasoning_content\":\"r\"}"),
+                );
                 s.append(true);
             }
             list.append(true);

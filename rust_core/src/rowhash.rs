@@ -1,5 +1,5 @@
 //! A 128-bit hash of each row's conversation (its messages, in order, with role, content,
-//! weight, name, tool calls and tool call id, and its tool definitions), for finding exact
+//! weight, name, tool calls, tool call id and unmapped keys, and its tool definitions), for finding exact
 //! duplicate conversations (`brightingest.stats.duplicate_groups`, `convert --dedup`).
 //!
 //! The hash (xxh3-128) runs over a self-delimiting encoding: every field is a tag (null or
@@ -62,6 +62,7 @@ pub fn row_hashes(batch: &RecordBatch) -> Result<Vec<u8>, OpenAiError> {
                 column_text(&mut h, m.name, i);
                 column_text(&mut h, m.tool_calls, i);
                 column_text(&mut h, m.tool_call_id, i);
+                column_text(&mut h, m.extra, i);
             }
         }
         column_text(&mut h, tools, row);

@@ -24,6 +24,7 @@ pub fn message_fields() -> Fields {
         Field::new("name", DataType::Utf8, true),
         Field::new("tool_calls", DataType::Utf8, true),
         Field::new("tool_call_id", DataType::Utf8, true),
+        Field::new("extra", DataType::Utf8, true),
     ])
 }
 
@@ -79,6 +80,8 @@ pub struct Msg<'a> {
     pub name: Option<std::borrow::Cow<'a, str>>,
     pub tool_calls: Option<String>,
     pub tool_call_id: Option<std::borrow::Cow<'a, str>>,
+    /// The message's keys that the format does not map, as a JSON object text.
+    pub extra: Option<String>,
 }
 
 /// Accumulates the rows of one chunk; `finish` turns them into a batch once the chunk's first
@@ -92,6 +95,7 @@ pub struct ChatBuilder {
     name: SparseStr,
     tool_calls: SparseStr,
     tool_call_id: SparseStr,
+    extra: SparseStr,
     tools: SparseStr,
     id: StringBuilder,
     metadata: StringBuilder,
@@ -139,6 +143,7 @@ impl ChatBuilder {
             name: SparseStr::default(),
             tool_calls: SparseStr::default(),
             tool_call_id: SparseStr::default(),
+            extra: SparseStr::default(),
             tools: SparseStr::default(),
             id: StringBuilder::with_capacity(rows, rows * 16),
             metadata: StringBuilder::with_capacity(rows, estimate(bytes, &METADATA_PER_KIB)),
@@ -183,6 +188,9 @@ impl ChatBuilder {
             if let Some(v) = m.tool_call_id.as_deref() {
                 self.tool_call_id.set(at, v);
             }
+            if let Some(v) = m.extra.as_deref() {
+                self.extra.set(at, v);
+            }
         }
         let last = *self.offsets.last().unwrap_or(&0);
         self.offsets.push(last + messages.len() as i32);
@@ -214,6 +222,7 @@ impl ChatBuilder {
                 self.name.finish(n_msgs),
                 self.tool_calls.finish(n_msgs),
                 self.tool_call_id.finish(n_msgs),
+                self.extra.finish(n_msgs),
             ],
             None,
         );
@@ -417,6 +426,7 @@ mod tests {
                 name: None,
                 tool_calls: None,
                 tool_call_id: None,
+                extra: None,
             }];
             b.push(i, 0, &msgs, None, None, Some("{\"k\":1}"));
         }

@@ -322,3 +322,26 @@ fn labels_and_media_are_seen_even_by_a_format_that_keeps_no_metadata() {
         ]
     );
 }
+
+#[test]
+fn message_keys_no_part_reads_are_kept_in_extra_not_dropped() {
+    let data = concat!(
+        r#"{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "reasoning_content": "Think: \"a\".", "weight": 1, "meta": {"k": [1, 2.50]}, "gone": null}]}"#,
+        "\n",
+        r#"{"conversations": [{"from": "human", "value": "q", "ts": 3}, {"from": "gpt", "value": "a"}]}"#,
+        "\n",
+    );
+    let (b, r) = read(data.as_bytes(), Some(&[OPENAI, SHAREGPT]), opts(1, 1 << 20));
+    assert_eq!(r.rows_kept, 2, "{:?}", r.examples);
+    let extra = message_field(&b, "extra");
+    // Read keys (role, content, weight) and null values are not kept; the rest are, in order,
+    // as compact JSON (a number as its value: 2.50 is 2.5, as in tool call arguments).
+    assert_eq!(
+        extra[0],
+        vec![
+            None,
+            Some(r#"{"reasoning_content":"Think: \"a\".","meta":{"k":[1,2.5]}}"#.to_string())
+        ]
+    );
+    assert_eq!(extra[1], vec![Some(r#"{"ts":3}"#.to_string()), None]);
+}

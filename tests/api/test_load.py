@@ -809,3 +809,34 @@ def test_slow_path_checks_tool_calls_as_the_core_does(write_jsonl, pm) -> None:
         5: ("wrong_type", "messages[1].tool_calls[0].function.arguments"),
         6: ("wrong_type", "messages[1].tool_calls"),
     }
+
+
+def test_slow_path_keeps_message_keys_it_does_not_know_in_extra(write_jsonl, pm) -> None:
+    def mapped(row: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {"role": "user", "content": "q", "lang": "de", "none": None},
+            {"role": "assistant", "content": "a", "thinking": "t", "extra": {"score": 1}},
+            {"role": "assistant", "content": "b", "extra": '{"k": [1]}'},
+        ]
+
+    spec = FormatSpec("xtra", "1", detect=lambda r: 1.0 if "x" in r else 0.0, map_record=mapped)
+    pm.register(as_plugin(spec), name="xtra")
+    table = bi.load(write_jsonl([{"x": 1}]), pm=pm).table
+    assert [m["extra"] for m in table.column("messages")[0].as_py()] == [
+        '{"lang":"de"}',
+        '{"score":1,"thinking":"t"}',
+        '{"k":[1]}',
+    ]
+    bad = FormatSpec(
+        "xtra-bad",
+        "1",
+        detect=lambda r: 1.0,
+        map_record=lambda r: [{"role": "user", "content": "q", "extra": "[1]"}],
+    )
+    bad_pm = get_plugin_manager(autoload=False)
+    bad_pm.register(as_plugin(bad), name="xtra-bad")
+    with pytest.raises(NoRowsError) as info:
+        bi.load(write_jsonl([{"x": 1}]), pm=bad_pm, format="xtra-bad")
+    example = info.value.report.to_dict()["examples"][0]
+    assert (example["category"], example["field"]) == ("wrong_type", "messages[0].extra")
+    assert "extra must be a JSON object" in example["message"]

@@ -27,7 +27,7 @@ from brightingest.writers import (
 
 def msg(role: str, content: str, **extra: Any) -> dict[str, Any]:
     base = {"role": role, "content": content, "weight": None, "name": None}
-    base.update({"tool_calls": None, "tool_call_id": None})
+    base.update({"tool_calls": None, "tool_call_id": None, "extra": None})
     base.update(extra)
     return base
 

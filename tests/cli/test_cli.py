@@ -757,3 +757,28 @@ def test_convert_leaves_out_what_openai_cannot_hold_and_says_so(
     assert len(out.read_text().splitlines()) == 1
     parquet = cli("convert", src, "-o", tmp_path / "all.parquet", "--json")
     assert parquet.json["rows_written"] == 2  # Parquet keeps every row
+
+
+@needs_core
+def test_convert_says_which_message_keys_openai_jsonl_cannot_hold(
+    cli: Runner, tmp_path: Path
+) -> None:
+    src = tmp_path / "r1.jsonl"
+    think = {"role": "assistant", "content": "4", "reasoning_content": "2+2=4"}
+    rows = [
+        {"messages": [{"role": "user", "content": "2+2?"}, think]},
+        {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]},
+    ]
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = cli("convert", src, "-o", out, "--json")
+    assert result.rc == 0, result.err
+    doc = result.json
+    assert doc["rows_written"] == 2
+    assert doc["keys_not_written"]["keys"] == {"reasoning_content": 1}
+    assert doc["keys_not_written"]["examples"][0]["line"] == 1
+    assert "message keys not written" in result.err
+    assert "reasoning_content in 1 message" in result.err
+    assert "reasoning_content" not in out.read_text()
+    parquet = cli("convert", src, "-o", tmp_path / "all.parquet", "--json")
+    assert "keys_not_written" not in parquet.json  # Parquet keeps them

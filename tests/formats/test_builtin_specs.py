@@ -24,7 +24,7 @@ from brightingest.testing import check_format
 
 def msg(role: str, content: str, **extra: Any) -> dict[str, Any]:
     out = {"role": role, "content": content, "weight": None, "name": None}
-    out.update({"tool_calls": None, "tool_call_id": None})
+    out.update({"tool_calls": None, "tool_call_id": None, "extra": None})
     out.update(extra)
     return out
 

@@ -395,3 +395,50 @@ def test_a_training_flag_that_is_not_a_boolean_says_so(write_jsonl: Any) -> None
     assert examples[1]["message"] == 'messages[1].training: training "no" (expected true or false)'
     assert "true or false" in examples[1]["hint"]
     assert examples[2]["message"] == "messages[1].weight: weight 0.5 (expected 0 or 1)"
+
+
+def test_message_keys_no_format_maps_are_kept_in_extra_and_not_written_to_openai(
+    write_jsonl: Any, tmp_path: Path
+) -> None:
+    """Nothing is dropped silently: reasoning traces and other message keys a format does not
+    map are kept (``extra``), counted where OpenAI's format has no place for them."""
+    thinking = {"role": "assistant", "content": "4", "reasoning_content": "2+2 \u00e9 4", "n": 2.5}
+    rows = [
+        {"messages": [USER, thinking]},
+        {"messages": [USER, {"role": "assistant", "content": "a", "ts": None}]},
+    ]
+    ds = _read(write_jsonl, rows)
+    extra = [[m["extra"] for m in row] for row in ds.table.column("messages").to_pylist()]
+    assert extra == [[None, '{"reasoning_content":"2+2 \u00e9 4","n":2.5}'], [None, None]]
+    # ShareGPT items too (a second content key is no longer ignored), and Parquet keeps them.
+    share = _read(
+        write_jsonl,
+        [
+            {
+                "conversations": [
+                    {"from": "human", "value": "q", "content": "q2"},
+                    {"from": "gpt", "value": "a"},
+                ]
+            }
+        ],
+        "sharegpt",
+    )
+    assert share.table.column("messages")[0][0]["extra"].as_py() == '{"content":"q2"}'
+    import pyarrow.parquet as pq
+
+    assert ds.write_parquet(tmp_path / "t.parquet") == 2
+    back = pq.read_table(tmp_path / "t.parquet")
+    assert back.column("messages").to_pylist() == ds.table.column("messages").to_pylist()
+
+    from brightingest.writers import LeftOut
+
+    left_out = LeftOut()
+    out = tmp_path / "o.jsonl"
+    assert write_openai(ds.table, out, left_out=left_out) == 2
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert written[0]["messages"][1] == {"role": "assistant", "content": "4"}
+    assert not any(openai_problems(r) for r in written)
+    assert left_out.rows == 0
+    assert left_out.keys == {"reasoning_content": 1, "n": 1}
+    assert left_out.key_examples[0]["line"] == 1
+    assert "reasoning_content in 1 message" in left_out.keys_summary()

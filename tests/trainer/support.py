@@ -148,6 +148,7 @@ def msg(role: str, content: str, weight: int | None = None, **extra: Any) -> dic
         "name": None,
         "tool_calls": None,
         "tool_call_id": None,
+        "extra": None,
     }
     out.update(extra)
     return out

@@ -153,6 +153,26 @@ def test_prefix_unstable_template_falls_back_to_search(tokenizer: Any) -> None:
     assert report.dropped == {}
 
 
+def test_unmapped_message_keys_reach_the_template(tokenizer: Any) -> None:
+    """A reasoning trace kept in ``extra`` is rendered by a template that knows the key (as
+    Qwen3's renders ``reasoning_content``), and trained as part of the answer."""
+    import copy
+
+    tok = copy.deepcopy(tokenizer)
+    tok.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n"
+        "{% if m.reasoning_content %}<think>{{ m.reasoning_content }}</think>{% endif %}"
+        "{{ m.content }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    think = json.dumps({"reasoning_content": "two two", "role": "ignored"})
+    conv = [msg("user", "hi"), msg("assistant", "four", extra=think)]
+    batch, report = tokenize(tok, chat_table([conv]), truncation="truncate")
+    assert trained_spans(tok, batch, 0) == ["<think>two two</think>four<|im_end|>"]
+    assert tok.decode(batch.column("input_ids")[0].as_py()).startswith("<|im_start|>user\nhi")
+    assert report.dropped == {}
+
+
 def test_requires_chat_template(tokenizer: Any) -> None:
     import copy
 

@@ -447,6 +447,12 @@ def _template_messages(raw: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
             msg["tool_call_id"] = m["tool_call_id"]
         if m.get("tool_calls"):
             msg["tool_calls"] = _tool_calls(m["tool_calls"])
+        if m.get("extra"):
+            # Keys the format did not map (reasoning_content ...): the template decides what
+            # it renders of them, as with message dicts given to apply_chat_template.
+            extra = json.loads(m["extra"])
+            if isinstance(extra, dict):
+                msg.update((k, v) for k, v in extra.items() if k not in msg)
         msgs.append(msg)
         trained.append(m["role"] == "assistant" and m.get("weight") != 0)
     return msgs, trained

@@ -162,3 +162,32 @@ pub fn string_col(batches: &[RecordBatch], name: &str) -> Vec<Option<String>> {
 pub fn count(r: &Report, c: Category) -> u64 {
     r.count(c)
 }
+
+/// Per row, the message struct's string field `name` (e.g. `extra`), one entry per message.
+pub fn message_field(batches: &[RecordBatch], name: &str) -> Vec<Vec<Option<String>>> {
+    let mut out = vec![];
+    for b in batches {
+        let list = b
+            .column_by_name("messages")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<ListArray>()
+            .unwrap();
+        for i in 0..list.len() {
+            let v = list.value(i);
+            let s = v.as_any().downcast_ref::<StructArray>().unwrap();
+            let col = s
+                .column_by_name(name)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap();
+            out.push(
+                (0..col.len())
+                    .map(|j| col.is_valid(j).then(|| col.value(j).to_string()))
+                    .collect(),
+            );
+        }
+    }
+    out
+}
