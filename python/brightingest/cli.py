@@ -861,6 +861,14 @@ def _dist_text(d: dict[str, Any]) -> str:
     return " / ".join(f"{k} {_fmt(d.get(k))}" for k in ("min", "median", "mean", "max"))
 
 
+def _extra_keys_text(keys: dict[str, int]) -> str:
+    """``reasoning_content in 3 messages, ts in 1`` (the five most common)."""
+    shown = [f"{k} in {n:,}" for k, n in list(keys.items())[:5]]
+    shown[0] += " messages" if list(keys.values())[0] != 1 else " message"
+    more = f" and {len(keys) - 5} more" if len(keys) > 5 else ""
+    return ", ".join(shown) + more
+
+
 def _show_stats(out: Output, statistics: dict[str, Any]) -> None:
     conv = statistics["conversations"]
     out.table(
@@ -873,6 +881,11 @@ def _show_stats(out: Output, statistics: dict[str, Any]) -> None:
             ["characters per row", _dist_text(conv["characters"])],
             ["trained assistant messages", f"{conv['trained_assistant_messages']:,}"],
             ["rows with tools", f"{conv['rows_with_tools']:,}"],
+            *(
+                [["unmapped message keys (extra)", _extra_keys_text(conv["extra_keys"])]]
+                if conv.get("extra_keys")
+                else []
+            ),
         ],
         align="ll",
     )

@@ -128,6 +128,7 @@ class ConversationStats:
         self.messages = 0
         self.trained = 0
         self.rows_with_tools = 0
+        self.extra_keys: dict[str, int] = {}  # unmapped message key -> messages with it
         self._turns: list[pa.Array] = []
         self._chars: list[pa.Array] = []
         self._roles: dict[str, list[int]] = {}  # role -> [messages, characters, max]
@@ -165,6 +166,8 @@ class ConversationStats:
                 pc.fill_null(pc.not_equal(weight.cast(pa.int64()), 0), True),
             )
             self.trained += int(pc.sum(trained).as_py() or 0)
+            if "extra" in [f.name for f in flat.type]:
+                self._count_extra(pc.struct_field(flat, "extra"))
         if "tools" in batch.schema.names:
             tools = batch.column("tools")
             present = pc.and_(pc.is_valid(tools), pc.not_equal(pc.fill_null(tools, ""), ""))
@@ -190,6 +193,17 @@ class ConversationStats:
         self.rows += n
         self.messages += len(flat)
 
+    def _count_extra(self, extra: pa.Array) -> None:
+        if extra.null_count == len(extra):
+            return
+        for text in pc.drop_null(extra).to_pylist():
+            try:
+                value = json.loads(text)
+            except ValueError:
+                value = None
+            for key in value if isinstance(value, dict) else ["(not an object)"]:
+                self.extra_keys[key] = self.extra_keys.get(key, 0) + 1
+
     def result(self) -> dict[str, Any]:
         """The statistics of every row added (see :func:`conversation_stats`)."""
         turns = pa.concat_arrays(self._turns) if self._turns else pa.array([], pa.int64())
@@ -213,6 +227,7 @@ class ConversationStats:
             "roles": roles,
             "trained_assistant_messages": self.trained,
             "rows_with_tools": self.rows_with_tools,
+            "extra_keys": dict(sorted(self.extra_keys.items(), key=lambda kv: (-kv[1], kv[0]))),
             "longest": [loc for _, _, loc in self._top],
         }
 
@@ -227,8 +242,9 @@ def conversation_stats(table: pa.Table, *, longest: int = 5) -> dict[str, Any]:
     Returns:
         ``{"rows", "messages", "turns": {min, median, mean, max}, "characters": {...},
         "roles": {role: {messages, characters, mean_characters, max_characters}},
-        "trained_assistant_messages", "rows_with_tools", "longest": [{file, line, id,
-        messages, characters}]}``.
+        "trained_assistant_messages", "rows_with_tools", "extra_keys": {key: messages}
+        (unmapped message keys kept in ``extra``, most common first), "longest": [{file, line,
+        id, messages, characters}]}``.
     """
     acc = ConversationStats(longest=longest)
     for batch in table.to_batches():

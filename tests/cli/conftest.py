@@ -117,7 +117,7 @@ def chat_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
     """A table in CHAT_SCHEMA from short row dicts: ``messages`` (role/content/weight ...),
     optional ``metadata`` (a dict, dumped as JSON text), ``id``, ``tools``, ``file``, ``line``."""
     cols: dict[str, list[Any]] = {name: [] for name in CHAT_SCHEMA.names}
-    blank = {"weight": None, "name": None, "tool_calls": None, "tool_call_id": None}
+    blank = {"weight": None, "name": None, "tool_calls": None, "tool_call_id": None, "extra": None}
     for i, row in enumerate(rows):
         cols["messages"].append([{**blank, **m} for m in row["messages"]])
         cols["tools"].append(row.get("tools"))

@@ -65,6 +65,28 @@ def test_conversation_stats_counts_roles_characters_and_longest() -> None:
     ]
 
 
+def test_conversation_stats_count_unmapped_message_keys() -> None:
+    think = '{"reasoning_content":"r","ts":1}'
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": "q", "extra": '{"ts":2}'},
+                {"role": "assistant", "content": "a", "extra": think},
+            ]
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": "a", "extra": '{"reasoning_content":"s"}'},
+            ]
+        },
+        conv("q", "a"),
+    ]
+    stats = conversation_stats(chat_table(rows))
+    assert stats["extra_keys"] == {"reasoning_content": 2, "ts": 2}
+    assert conversation_stats(chat_table([conv("q", "a")]))["extra_keys"] == {}
+
+
 def test_conversation_stats_on_an_empty_table() -> None:
     stats = conversation_stats(chat_table([]))
     assert stats["rows"] == 0
