@@ -342,6 +342,15 @@ def _usage_error(
     return BrightIngestError(message, code=code, hint=hint)
 
 
+def _error_dict(exc: BrightIngestError) -> dict[str, Any]:
+    """``exc.to_dict()`` for a ``--json`` document, its message and hint naming the flags."""
+    doc = exc.to_dict()
+    for key in ("message", "hint"):
+        if isinstance(doc.get(key), str):
+            doc[key] = _for_the_command_line(doc[key])
+    return doc
+
+
 def _for_the_command_line(text: str) -> str:
     """Library hints name keyword arguments (``format="openai"``); say the flags instead."""
     text = re.sub(r'\bformat="([\w.-]+)"', r"--format \1", text)
@@ -1140,7 +1149,7 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
         if exc.report is None:
             raise
         report = exc.report
-        error = exc.to_dict()
+        error = _error_dict(exc)
     checks = []
     checks.append(
         _check(
@@ -1641,7 +1650,7 @@ def _run(args: argparse.Namespace, out: Output) -> int:
             extra["report"] = report.to_dict()
             if not out.quiet and not out.json_mode:
                 _show_report(out, report, getattr(args, "examples", 5))
-        out.document(_error_doc(command, code, exc.to_dict(), **extra))
+        out.document(_error_doc(command, code, _error_dict(exc), **extra))
         return code
     except KeyboardInterrupt:
         out.error("interrupted.")

@@ -313,6 +313,10 @@ def test_convert_forced_wrong_format_exit_1_names_the_real_one(cli: Runner, tmp_
     assert "Hint: " in result.err
     assert "Traceback" not in result.err
     assert list(tmp_path.iterdir()) == []  # no output, no temporary file
+    # The --json document's error names the flags too, not the library's keyword arguments.
+    error = cli("convert", SAMPLE, "-o", out, "--format", "openai", "--json").json["error"]
+    assert "--format" in error["hint"]
+    assert "format=" not in error["message"] + error["hint"]
 
 
 @needs_core
