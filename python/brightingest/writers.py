@@ -54,6 +54,7 @@ __all__ = [
     "output_mode",
     "openai_message",
     "openai_record",
+    "sequence_problem",
     "write",
     "write_arrow",
     "write_openai",
@@ -223,8 +224,10 @@ def openai_problems(record: Any) -> list[str]:
     ``content`` a string (or a list of text parts), left out only by an assistant message that
     calls tools; ``weight`` 0 or 1 and on assistant messages only; ``tool_calls`` a list of
     ``{"id", "type": "function", "function": {"name", "arguments": <JSON text>}}``; a tool
-    message has a ``tool_call_id``; at least one assistant message with a weight other than 0;
-    ``tools`` a list of ``{"type": "function", "function": {"name", ...}}`` objects.
+    message has a ``tool_call_id`` of a call made before it, and the calls of a message that is
+    not the last are answered by the tool messages right after it (:func:`sequence_problem`); at
+    least one assistant message with a weight other than 0; ``tools`` a list of
+    ``{"type": "function", "function": {"name", ...}}`` objects.
 
     Example:
         >>> openai_problems({"messages": [{"role": "user", "content": "hi"}]})
@@ -273,6 +276,10 @@ def openai_problems(record: Any) -> list[str]:
             trainable = True
     if not trainable:
         problems.append("no assistant message to train on")
+    if all(isinstance(m, dict) for m in messages):
+        sequence = sequence_problem(messages)
+        if sequence not in (None, LeftOut.REASON):  # a missing id is reported per message
+            problems.append(sequence)
     tools = record.get("tools")
     if tools is not None and (
         not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools)
@@ -346,7 +353,8 @@ class LeftOut:
     """Rows :func:`write_openai` left out because OpenAI's format cannot hold them: a ``tool``
     message that answers no call, either without a ``tool_call_id`` (from a source format
     without call ids: a ShareGPT observation with no ``function_call`` before it) or with an id
-    that no earlier assistant message's call has. The normalized table keeps them, and
+    that no earlier assistant message's call has; or a call that the conversation goes on
+    without answering (see :func:`sequence_problem`). The normalized table keeps them, and
     Parquet/Arrow outputs and the trainer take them as they are.
 
     Also counts what is left out of rows that are written: message keys the source format did
@@ -369,6 +377,11 @@ class LeftOut:
     #: A tool message whose ``tool_call_id`` is not the id of a call made before it: OpenAI
     #: refuses a tool message that is not "a response to a preceding message with tool_calls".
     REASON_UNKNOWN_ID = "a tool message answers a call id that no earlier assistant message made"
+    #: A call that the tool messages right after it do not answer, while the conversation goes
+    #: on: OpenAI refuses "an assistant message with 'tool_calls' [not] followed by tool
+    #: messages responding to each 'tool_call_id'". Calls in the last message are the trained
+    #: answer itself and need no result.
+    REASON_UNANSWERED_CALL = "a tool call is not answered by the tool messages right after it"
 
     def summary(self) -> str:
         """``"2 rows left out: <reason>, e.g. data.jsonl:7"``."""
@@ -393,7 +406,7 @@ class LeftOut:
         )
 
 
-_REASONS = (LeftOut.REASON, LeftOut.REASON_UNKNOWN_ID)
+_REASONS = (LeftOut.REASON, LeftOut.REASON_UNKNOWN_ID, LeftOut.REASON_UNANSWERED_CALL)
 
 
 def _count_unwritten_keys(batch: pa.RecordBatch, report: LeftOut) -> None:
@@ -453,33 +466,60 @@ def _unanswered_tools_py(batch: pa.RecordBatch) -> list[tuple[int, str]]:
 
     messages = batch.column("messages")
     flat = pc.list_flatten(messages)
-    if len(flat) == 0 or "tool_call_id" not in [f.name for f in flat.type]:
+    if len(flat) == 0:
         return []
     role = flat.field("role")
     if pa.types.is_dictionary(role.type):
         role = role.cast(role.type.value_type)
-    tool = pc.equal(role, "tool")
-    if not pc.any(tool).as_py():
+    look = pc.equal(role, "tool")
+    if "tool_calls" in [f.name for f in flat.type]:
+        look = pc.or_(look, pc.is_valid(flat.field("tool_calls")))
+    if not pc.any(look).as_py():
         return []
-    rows = pc.unique(pc.filter(pc.list_parent_indices(messages), tool)).to_pylist()
+    rows = pc.unique(pc.filter(pc.list_parent_indices(messages), look)).to_pylist()
     found = []
     for row in rows:
-        made: set[str] = set()
-        for message in messages[row].as_py():
-            if message["role"] == "assistant" and message.get("tool_calls"):
-                calls = json.loads(message["tool_calls"])
-                made.update(
-                    c["id"] for c in calls if isinstance(c, dict) and isinstance(c.get("id"), str)
-                )
-            elif message["role"] == "tool":
-                answered = message.get("tool_call_id")
-                if answered is None:
-                    found.append((row, LeftOut.REASON))
-                    break
-                if answered not in made:
-                    found.append((row, LeftOut.REASON_UNKNOWN_ID))
-                    break
+        reason = sequence_problem(messages[row].as_py())
+        if reason is not None:
+            found.append((row, reason))
     return sorted(found)
+
+
+def _call_ids(calls: Any) -> list[str]:
+    if isinstance(calls, str):
+        try:
+            calls = json.loads(calls)
+        except ValueError:
+            return []
+    if not isinstance(calls, list):
+        return []
+    return [c["id"] for c in calls if isinstance(c, dict) and isinstance(c.get("id"), str)]
+
+
+def sequence_problem(messages: list[dict[str, Any]]) -> str | None:
+    """Why OpenAI's format cannot hold this sequence of tool calls and results (one of
+    :class:`LeftOut`'s reasons), or ``None``: every tool message answers, by
+    ``tool_call_id``, a call made before it, and every call is answered by the tool messages
+    right after its message, unless that message is the last one."""
+    made: set[str] = set()
+    pending: list[str] = []
+    for i, message in enumerate(messages):
+        role = message.get("role")
+        if role != "tool" and pending:
+            return LeftOut.REASON_UNANSWERED_CALL
+        if role == "assistant":
+            ids = _call_ids(message.get("tool_calls"))
+            made.update(ids)
+            if i + 1 < len(messages):
+                pending = ids
+        elif role == "tool":
+            answered = message.get("tool_call_id")
+            if answered is None:
+                return LeftOut.REASON
+            if answered not in made:
+                return LeftOut.REASON_UNKNOWN_ID
+            pending = [x for x in pending if x != answered]
+    return LeftOut.REASON_UNANSWERED_CALL if pending else None
 
 
 def _leave_out(batch: pa.RecordBatch, left_out: LeftOut) -> pa.RecordBatch:

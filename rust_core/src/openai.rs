@@ -224,52 +224,82 @@ pub fn write_batch(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<usize, Open
 /// message that is not "a response to a preceding message with tool_calls").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unanswered {
+    /// A tool message without `tool_call_id`.
     NoId = 0,
+    /// A tool message whose id no earlier assistant message's call has.
     UnknownId = 1,
+    /// An assistant message's call that the tool messages right after it do not answer, while
+    /// the conversation goes on (OpenAI: "an assistant message with 'tool_calls' must be
+    /// followed by tool messages responding to each 'tool_call_id'"). Calls in the last
+    /// message are the trained answer itself and need no result.
+    UnansweredCall = 2,
 }
 
-/// The rows of `batch` whose tool messages OpenAI's format cannot hold, in row order, each with
-/// the first reason found. Only rows with a tool message have their calls' ids parsed.
+/// The ids of a message's calls (JSON text), in order.
+fn call_ids(calls: Option<&str>) -> Vec<String> {
+    match calls.map(serde_json::from_str::<serde_json::Value>) {
+        Some(Ok(serde_json::Value::Array(calls))) => calls
+            .iter()
+            .filter_map(|c| Some(c.get("id")?.as_str()?.to_owned()))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The rows of `batch` whose tool messages and calls OpenAI's format cannot hold, in row order,
+/// each with the first reason found. Only rows with a tool message or a call are looked at.
 pub fn unanswered_tools(batch: &RecordBatch) -> Result<Vec<(usize, Unanswered)>, OpenAiError> {
     let m = Messages::of(batch)?;
     let offsets = m.list.value_offsets();
     let role = |i: usize| m.role.is_valid(i).then(|| m.role.value(i));
     let mut out = Vec::new();
     let mut made: Vec<String> = Vec::new();
+    let mut pending: Vec<String> = Vec::new();
     for row in 0..batch.num_rows() {
         if m.list.is_null(row) {
             continue;
         }
         let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
-        if !(start..end).any(|i| role(i) == Some("tool")) {
+        let calls = |i: usize| get(m.tool_calls, i);
+        if !(start..end).any(|i| role(i) == Some("tool") || calls(i).is_some()) {
             continue;
         }
         made.clear();
+        pending.clear();
+        let mut reason = None;
         for i in start..end {
-            match role(i) {
+            let r = role(i);
+            if r != Some("tool") && !pending.is_empty() {
+                reason = Some(Unanswered::UnansweredCall);
+                break;
+            }
+            match r {
                 Some("assistant") => {
-                    let calls = get(m.tool_calls, i).map(serde_json::from_str::<serde_json::Value>);
-                    if let Some(Ok(serde_json::Value::Array(calls))) = calls {
-                        made.extend(
-                            calls
-                                .iter()
-                                .filter_map(|c| Some(c.get("id")?.as_str()?.to_owned())),
-                        );
+                    let ids = call_ids(calls(i));
+                    made.extend(ids.iter().cloned());
+                    if i + 1 < end {
+                        pending = ids;
                     }
                 }
-                Some("tool") => {
-                    let reason = match get(m.tool_call_id, i) {
-                        None => Some(Unanswered::NoId),
-                        Some(id) if !made.iter().any(|x| x == id) => Some(Unanswered::UnknownId),
-                        Some(_) => None,
-                    };
-                    if let Some(reason) = reason {
-                        out.push((row, reason));
+                Some("tool") => match get(m.tool_call_id, i) {
+                    None => {
+                        reason = Some(Unanswered::NoId);
                         break;
                     }
-                }
+                    Some(id) if !made.iter().any(|x| x == id) => {
+                        reason = Some(Unanswered::UnknownId);
+                        break;
+                    }
+                    Some(id) => pending.retain(|x| x != id),
+                },
                 _ => {}
             }
+        }
+        if reason.is_none() && !pending.is_empty() {
+            reason = Some(Unanswered::UnansweredCall); // the row ends on unanswered results
+        }
+        if let Some(reason) = reason {
+            out.push((row, reason));
         }
     }
     Ok(out)

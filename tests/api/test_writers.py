@@ -384,6 +384,19 @@ def test_a_tool_message_must_answer_a_call_made_before_it(
         [msg("user", "q"), msg("tool", "r"), msg("assistant", "a")],
         # the last message may call a tool whose result the data does not have
         [msg("user", "q"), msg("assistant", "", tool_calls=calls("c9"))],
+        # ... but a call the conversation goes on without answering is refused by OpenAI
+        [
+            msg("user", "q"),
+            msg("assistant", "", tool_calls=calls("c1", "c2")),
+            msg("tool", "r1", tool_call_id="c1"),
+            msg("assistant", "a"),
+        ],
+        [msg("user", "q"), msg("assistant", "", tool_calls=calls("c1")), msg("user", "and?")],
+        [
+            msg("user", "q"),
+            msg("assistant", "", tool_calls=calls("c1", "c2")),
+            msg("tool", "r1", tool_call_id="c1"),
+        ],
     ]
     n = len(rows)
     table = pa.table(
@@ -402,14 +415,28 @@ def test_a_tool_message_must_answer_a_call_made_before_it(
     native = writers._unanswered_tools(batch)
     assert native == writers._unanswered_tools_py(batch)
     unknown, no_id = writers.LeftOut.REASON_UNKNOWN_ID, writers.LeftOut.REASON
-    assert native == [(1, unknown), (2, unknown), (4, no_id)]
+    unanswered = writers.LeftOut.REASON_UNANSWERED_CALL
+    assert native == [
+        (1, unknown),
+        (2, unknown),
+        (4, no_id),
+        (6, unanswered),
+        (7, unanswered),
+        (8, unanswered),
+    ]
     left_out = writers.LeftOut()
     out = tmp_path / "out.jsonl"
     assert write_openai(table, out, left_out=left_out) == 3
-    assert [e["line"] for e in left_out.examples] == [2, 3, 5]
+    assert [e["line"] for e in left_out.examples] == [2, 3, 5, 7, 8]
     assert left_out.summary() == (
-        f"3 rows left out: {unknown}; {no_id}, e.g. f.jsonl:2, f.jsonl:3, f.jsonl:5"
+        f"6 rows left out: {unknown}; {no_id}; {unanswered}, e.g. f.jsonl:2, f.jsonl:3, f.jsonl:5"
     )
+    # What the writer leaves out, the validator refuses, for the same reason.
+    for i, reason in native:
+        problems = openai_problems({"messages": [writers.openai_message(m) for m in rows[i]]})
+        assert reason in problems or (
+            reason == no_id and any("tool_call_id" in p for p in problems)
+        )
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert all(openai_problems(r) == [] for r in records)
 
@@ -417,13 +444,7 @@ def test_a_tool_message_must_answer_a_call_made_before_it(
 def test_openai_problems_checks_each_tool_call() -> None:
     def record(call: Any) -> dict[str, Any]:
         calling = {"role": "assistant", "tool_calls": [call]}
-        return {
-            "messages": [
-                {"role": "user", "content": "q"},
-                calling,
-                {"role": "assistant", "content": "a"},
-            ]
-        }
+        return {"messages": [{"role": "user", "content": "q"}, calling]}
 
     good = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
     assert openai_problems(record(good)) == []
