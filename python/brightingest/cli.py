@@ -1386,6 +1386,9 @@ def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str
         out.info(f"OpenAI JSONL: {left_out.summary()}")
     if left_out is not None and left_out.keys:
         out.info(f"OpenAI JSONL: {left_out.keys_summary()}")
+    row_fields = left_out.row_fields_summary() if left_out is not None else None
+    if row_fields:
+        out.info(f"OpenAI JSONL: {row_fields}")
     passes = "two passes (hashes, then write)" if dedup else "one pass"
     how = f"in {elapsed:.1f} s, read and written in {passes}"
     doc = _convert_done(out, dest, to, written, report, chat.format, how)
@@ -1395,6 +1398,12 @@ def _convert_streamed(args: argparse.Namespace, out: Output, dest: Path, to: str
         doc["left_out"] = {"rows": left_out.rows, "examples": left_out.examples}
     if left_out is not None and left_out.keys:
         doc["keys_not_written"] = {"keys": left_out.keys, "examples": left_out.key_examples}
+    if left_out is not None and (left_out.metadata_rows or left_out.id_rows):
+        doc["row_fields_not_written"] = {
+            "metadata_rows": left_out.metadata_rows,
+            "id_rows": left_out.id_rows,
+            "metadata_keys": left_out.metadata_keys,
+        }
     out.document(doc)
     return EXIT_OK
 

@@ -366,12 +366,19 @@ class LeftOut:
         examples: The first few, as ``{"file", "line", "id", "reason"}``.
         keys: Per unmapped message key, how many messages had it (not written).
         key_examples: The first few rows with such keys, as ``{"file", "line", "id", "keys"}``.
+        id_rows: Written rows with an ``id`` (not written: OpenAI's format has no row id).
+        metadata_rows: Written rows with ``metadata`` (the fields their format did not map;
+            not written, except a boolean ``parallel_tool_calls``).
+        metadata_keys: The metadata keys seen in the first rows (up to 20), for the message.
     """
 
     rows: int = 0
     examples: list[dict[str, Any]] = field(default_factory=list)
     keys: dict[str, int] = field(default_factory=dict)
     key_examples: list[dict[str, Any]] = field(default_factory=list)
+    id_rows: int = 0
+    metadata_rows: int = 0
+    metadata_keys: list[str] = field(default_factory=list)
 
     REASON = "a tool message answers no call (OpenAI's format needs its tool_call_id)"
     #: A tool message whose ``tool_call_id`` is not the id of a call made before it: OpenAI
@@ -405,8 +412,57 @@ class LeftOut:
             f"e.g. {where}; --to parquet or --to arrow keeps them"
         )
 
+    def row_fields_summary(self) -> str | None:
+        """``"row fields not written (...): metadata of 17 rows (conversation_id, ...), id of
+        17 rows; --to parquet or --to arrow keeps them"``, or ``None`` when there are none."""
+        parts = []
+        if self.metadata_rows:
+            keys = ", ".join(self.metadata_keys[:6]) + (
+                " ..." if len(self.metadata_keys) > 6 else ""
+            )
+            plural = "row" if self.metadata_rows == 1 else "rows"
+            parts.append(
+                f"metadata of {self.metadata_rows:,} {plural}" + (f" ({keys})" if keys else "")
+            )
+        if self.id_rows:
+            parts.append(f"id of {self.id_rows:,} {'row' if self.id_rows == 1 else 'rows'}")
+        if not parts:
+            return None
+        return (
+            "row fields not written (OpenAI's format has no place for them): "
+            f"{', '.join(parts)}; --to parquet or --to arrow keeps them"
+        )
+
 
 _REASONS = (LeftOut.REASON, LeftOut.REASON_UNKNOWN_ID, LeftOut.REASON_UNANSWERED_CALL)
+
+
+def _count_unwritten_row_fields(batch: pa.RecordBatch, report: LeftOut) -> None:
+    """Count the rows of ``batch`` with an ``id`` or ``metadata``, which the OpenAI writer does
+    not write (a boolean ``parallel_tool_calls`` aside); note the first rows' metadata keys."""
+    names = batch.schema.names
+    if "id" in names:
+        report.id_rows += batch.num_rows - batch.column("id").null_count
+    if "metadata" not in names:
+        return
+    metadata = batch.column("metadata")
+    with_metadata = batch.num_rows - metadata.null_count
+    report.metadata_rows += with_metadata
+    if with_metadata and len(report.metadata_keys) < 20:
+        seen = 0
+        for text in metadata.to_pylist()[:200]:
+            if text is None:
+                continue
+            try:
+                value = json.loads(text)
+            except ValueError:
+                continue
+            for key in value if isinstance(value, dict) else []:
+                if key != "parallel_tool_calls" and key not in report.metadata_keys:
+                    report.metadata_keys.append(key)
+            seen += 1
+            if seen >= 50 or len(report.metadata_keys) >= 20:
+                break
 
 
 def _count_unwritten_keys(batch: pa.RecordBatch, report: LeftOut) -> None:
@@ -554,6 +610,7 @@ def _write_openai_to(handle: IO[bytes], data: Any, left_out: LeftOut | None = No
     for batch in batches:
         batch = _leave_out(batch, report)
         _count_unwritten_keys(batch, report)
+        _count_unwritten_row_fields(batch, report)
         text = None
         if native is not None:
             try:
@@ -568,6 +625,9 @@ def _write_openai_to(handle: IO[bytes], data: Any, left_out: LeftOut | None = No
         logger.warning("write_openai: %s", report.summary())
     if left_out is None and report.keys:
         logger.warning("write_openai: %s", report.keys_summary())
+    row_fields = report.row_fields_summary() if left_out is None else None
+    if row_fields:
+        logger.info("write_openai: %s", row_fields)
     return rows
 
 

@@ -786,3 +786,21 @@ def test_convert_says_which_message_keys_openai_jsonl_cannot_hold(
     assert "reasoning_content" not in out.read_text()
     parquet = cli("convert", src, "-o", tmp_path / "all.parquet", "--json")
     assert "keys_not_written" not in parquet.json  # Parquet keeps them
+
+
+@needs_core
+def test_convert_to_openai_says_the_row_fields_it_cannot_write(cli: Runner, tmp_path: Path) -> None:
+    """BrightRun v4 to OpenAI (the incident's conversion): ids and metadata have no place in
+    OpenAI's format; the conversion says so, with the metadata keys, instead of dropping them
+    silently."""
+    result = cli("convert", SAMPLE, "-o", tmp_path / "out.jsonl", "--json")
+    assert result.rc == 0, result.err
+    kept = result.json["report"]["rows_kept"]
+    fields = result.json["row_fields_not_written"]
+    assert fields["metadata_rows"] == fields["id_rows"] == kept
+    assert fields["metadata_keys"][:2] == ["conversation_id", "turn_number"]
+    assert "training_metadata" in fields["metadata_keys"]
+    assert f"metadata of {kept} rows (conversation_id, turn_number" in result.err
+    assert "--to parquet or --to arrow keeps them" in result.err
+    parquet = cli("convert", SAMPLE, "-o", tmp_path / "all.parquet", "--json")
+    assert "row_fields_not_written" not in parquet.json
