@@ -166,6 +166,28 @@ SAMPLE_ROWS: dict[str, list[dict[str, Any]]] = {
         },
         {"prompt": "Say yes", "completion": "Yes.", "label": True},
     ],
+    "dolly": [
+        {
+            "instruction": "When did Virgin Australia start operating?",
+            "context": "Virgin Australia commenced services on 31 August 2000.",
+            "response": "On 31 August 2000.",
+            "category": "closed_qa",
+        },
+        {"instruction": "Name a fish", "context": "", "response": "Tope", "category": "open_qa"},
+    ],
+    "openorca": [
+        {
+            "id": "niv.242684",
+            "system_prompt": "You are an AI assistant.",
+            "question": "Translate to German: cat",
+            "response": "Katze",
+        },
+        {"id": "t0.1", "system_prompt": "", "question": "2+2?", "response": "4"},
+    ],
+    "question-answer": [
+        {"question": "Natalia sold 48 clips. How many?", "answer": "48\n#### 48"},
+        {"question": "Who?", "answer": "Ann", "context": "Ann wrote it."},
+    ],
     "gemini": [
         {
             "systemInstruction": {"role": "system", "parts": [{"text": "You are a pirate."}]},

@@ -150,8 +150,8 @@ def test_format_names_accept_underscores_and_unknown_names_list_the_installed(
     with pytest.raises(FormatDetectionError) as info:
         bi.load(brightrun_sample, format="nope", pm=pm)
     assert str(info.value) == (
-        'unknown format "nope"; installed formats: alpaca, brightrun-v4, gemini, openai, '
-        "prompt-completion, sharegpt.\n"
+        'unknown format "nope"; installed formats: alpaca, brightrun-v4, dolly, gemini, openai, '
+        "openorca, prompt-completion, question-answer, sharegpt.\n"
         'Hint: use one of those, format="auto" to detect it, or install the plugin that '
         "provides it."
     )
@@ -484,8 +484,8 @@ def _qa(transform: Callable[[pa.RecordBatch], Any] | None = None) -> FormatSpec:
         "qa",
         "1",
         mapping=Mapping(
-            ("question", "answer"),
-            (Message("user", "question"), Message("assistant", "answer")),
+            ("ask", "reply"),
+            (Message("user", "ask"), Message("assistant", "reply")),
         ),
         transform=transform,
     )
@@ -493,7 +493,7 @@ def _qa(transform: Callable[[pa.RecordBatch], Any] | None = None) -> FormatSpec:
 
 def test_transform_runs_on_the_rows_its_format_mapped(write_jsonl, pm) -> None:
     pm.register(as_plugin(_qa(_shout)), name="qa")
-    qa = {"question": "why?", "answer": "because"}
+    qa = {"ask": "why?", "reply": "because"}
     path = write_jsonl([qa, SAMPLE_ROWS["prompt-completion"][0], qa, qa])
     ds = bi.load(path, pm=pm)
     assert ds.report.formats == {"qa": 3, "prompt-completion": 1}
@@ -507,7 +507,7 @@ def test_transform_runs_only_on_batches_holding_its_rows(write_jsonl, pm) -> Non
     # Several batches (the file spans chunks); only the one holding the "qa" row is transformed.
     pm.register(as_plugin(_qa(_shout)), name="qa")
     pc_row = {"prompt": "The sky is", "completion": " blue."}
-    rows: list[dict[str, Any]] = [pc_row] * 20_000 + [{"question": "why?", "answer": "because"}]
+    rows: list[dict[str, Any]] = [pc_row] * 20_000 + [{"ask": "why?", "reply": "because"}]
     rows += [pc_row] * 20_000
     path = write_jsonl(rows)
     batches = list(bi.stream(path, pm=pm))
@@ -521,7 +521,7 @@ def test_transform_runs_only_on_batches_holding_its_rows(write_jsonl, pm) -> Non
 
 def test_transform_breaking_the_contract_is_a_plugin_error(write_jsonl, pm) -> None:
     pm.register(as_plugin(_qa(lambda batch: batch.slice(1))), name="qa-plugin")
-    path = write_jsonl([{"question": "a", "answer": "b"}] * 2)
+    path = write_jsonl([{"ask": "a", "reply": "b"}] * 2)
     with pytest.raises(PluginError) as info:
         bi.load(path, pm=pm)
     assert str(info.value) == (

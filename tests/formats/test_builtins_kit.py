@@ -9,9 +9,12 @@ import pytest
 
 import brightingest.formats.alpaca
 import brightingest.formats.brightrun_v4
+import brightingest.formats.dolly
 import brightingest.formats.gemini
 import brightingest.formats.openai
+import brightingest.formats.openorca
 import brightingest.formats.prompt_completion
+import brightingest.formats.question_answer
 import brightingest.formats.sharegpt
 from brightingest.errors import PluginError
 from brightingest.formats import BUILTIN_PLUGINS, builtin_modules
@@ -187,6 +190,56 @@ CASES: dict[str, dict[str, Any]] = {
             "empty_content": {"prompt": "p", "completion": ""},
         },
     },
+    "dolly": {
+        "module": brightingest.formats.dolly,
+        "expected": [
+            [
+                {
+                    "role": "user",
+                    "content": "When did Virgin Australia start operating?\n\n"
+                    "Virgin Australia commenced services on 31 August 2000.",
+                },
+                {"role": "assistant", "content": "On 31 August 2000."},
+            ],
+            [{"role": "user", "content": "Name a fish"}, {"role": "assistant", "content": "Tope"}],
+        ],
+        "bad": {
+            "wrong_type": {"instruction": "i", "response": ["r"]},
+            "empty_content": {"instruction": "i", "response": " "},
+        },
+    },
+    "openorca": {
+        "module": brightingest.formats.openorca,
+        "expected": [
+            [
+                {"role": "system", "content": "You are an AI assistant."},
+                {"role": "user", "content": "Translate to German: cat"},
+                {"role": "assistant", "content": "Katze"},
+            ],
+            [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}],
+        ],
+        "bad": {
+            "wrong_type": {"question": "q", "response": 4},
+            "empty_content": {"question": "", "response": "r"},
+        },
+    },
+    "question-answer": {
+        "module": brightingest.formats.question_answer,
+        "expected": [
+            [
+                {"role": "user", "content": "Natalia sold 48 clips. How many?"},
+                {"role": "assistant", "content": "48\n#### 48"},
+            ],
+            [
+                {"role": "user", "content": "Who?\n\nAnn wrote it."},
+                {"role": "assistant", "content": "Ann"},
+            ],
+        ],
+        "bad": {
+            "wrong_type": {"question": "1+1?", "answer": 2},
+            "empty_content": {"question": "q", "answer": ""},
+        },
+    },
     "gemini": {
         "module": brightingest.formats.gemini,
         "expected": [
@@ -238,13 +291,11 @@ def test_kit_takes_a_bare_spec(tmp_path: Path) -> None:
     spec = FormatSpec(
         "qa",
         "1",
-        mapping=Mapping(
-            ("question", "answer"), (Message("user", "question"), Message("assistant", "answer"))
-        ),
+        mapping=Mapping(("ask", "reply"), (Message("user", "ask"), Message("assistant", "reply"))),
     )
     result = check_format(
         spec,
-        good_rows=[{"question": "2+2?", "answer": "4", "topic": "math"}],
+        good_rows=[{"ask": "2+2?", "reply": "4", "topic": "math"}],
         expected_messages=[
             [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]
         ],

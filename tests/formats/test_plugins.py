@@ -37,6 +37,9 @@ def test_builtins_register_through_the_hook(pm) -> None:
         "alpaca",
         "prompt-completion",
         "gemini",
+        "dolly",
+        "openorca",
+        "question-answer",
     ]
     assert found["brightrun-v4"].plugin == "brightrun_v4"
     assert all(r.spec.mapping is not None for r in found.values())
@@ -52,9 +55,12 @@ def test_formats_lists_name_version_plugin(pm) -> None:
     assert sorted(infos) == [
         "alpaca",
         "brightrun-v4",
+        "dolly",
         "gemini",
         "openai",
+        "openorca",
         "prompt-completion",
+        "question-answer",
         "sharegpt",
     ]
     assert infos["brightrun-v4"].version == "4"

@@ -1,4 +1,5 @@
-"""The built-in formats: openai, brightrun-v4, sharegpt, alpaca, prompt-completion, gemini.
+"""The built-in formats: openai, brightrun-v4, sharegpt, alpaca, prompt-completion, gemini,
+dolly, openorca, question-answer.
 
 Each module is a plugin written exactly as a third party would write one (a
 ``brightingest_register_formats`` hook implementation), and brightingest's ``pyproject.toml``
@@ -31,6 +32,9 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "alpaca": "brightingest.formats.alpaca",
     "prompt_completion": "brightingest.formats.prompt_completion",
     "gemini": "brightingest.formats.gemini",
+    "dolly": "brightingest.formats.dolly",
+    "openorca": "brightingest.formats.openorca",
+    "question_answer": "brightingest.formats.question_answer",
 }
 
 
