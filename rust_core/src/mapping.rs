@@ -420,9 +420,10 @@ impl FormatSet {
         else {
             return Mapped::Skip(self.unsupported(fields));
         };
-        match self.map_with(fi, fields, bump) {
+        let mut overridden = None;
+        match self.map_with(fi, fields, bump, &mut overridden) {
             Ok((messages, id, tools)) => {
-                let metadata = self.metadata(fi, fields, bump);
+                let metadata = self.metadata(fi, fields, bump, overridden);
                 Mapped::Row {
                     format: fi,
                     messages,
@@ -472,11 +473,15 @@ impl FormatSet {
         }
     }
 
+    /// The row's metadata: the fields the format did not read (all of them, or its raw keys),
+    /// plus, when it keeps all of them, `overridden`: the value of a part another part overrode
+    /// (a top-level `system` beside a system turn), so that it is kept rather than dropped.
     fn metadata<'a>(
         &self,
         fi: usize,
         fields: &[(Cow<'_, str>, Field<'_>)],
         bump: &'a Bump,
+        overridden: Option<(&str, Cow<'_, str>)>,
     ) -> Option<&'a str> {
         let keep = self.keep[fi];
         if keep == Keep::Nothing {
@@ -499,6 +504,12 @@ impl FormatSet {
             out.push(':');
             out.push_str(&text);
         }
+        if let Some((k, v)) = overridden.filter(|_| keep == Keep::Rest) {
+            out.push(if out.is_empty() { '{' } else { ',' });
+            push_json_str(&mut out, k);
+            out.push(':');
+            out.push_str(&serde_json::to_string(v.as_ref()).unwrap_or_default());
+        }
         if out.is_empty() {
             None
         } else {
@@ -508,11 +519,12 @@ impl FormatSet {
     }
 
     #[allow(clippy::type_complexity)] // (messages, id, tools): a private return tuple
-    fn map_with<'a>(
-        &self,
+    fn map_with<'a, 's>(
+        &'s self,
         fi: usize,
         fields: &mut [(Cow<'a, str>, Field<'a>)],
         bump: &'a Bump,
+        overridden: &mut Option<(&'s str, Cow<'a, str>)>,
     ) -> Result<(BVec<'a, Msg<'a>>, Option<Cow<'a, str>>, Option<String>), LineIssue> {
         let f = &self.formats[fi];
         let mut msgs: BVec<'a, Msg<'a>> = BVec::with_capacity_in(8, bump);
@@ -842,8 +854,11 @@ impl FormatSet {
                 .enumerate()
                 .any(|(i, m)| i != at && m.role == role)
             {
-                msgs.remove(at);
-                srcs.remove(at);
+                let dropped = msgs.remove(at);
+                // Kept in metadata under its own key (one overridable part per format).
+                if let Src::Field(key) = srcs.remove(at) {
+                    *overridden = Some((key, dropped.content));
+                }
             }
         }
         validate(&msgs, &srcs)?;

@@ -345,3 +345,19 @@ fn message_keys_no_part_reads_are_kept_in_extra_not_dropped() {
     );
     assert_eq!(extra[1], vec![Some(r#"{"ts":3}"#.to_string()), None]);
 }
+
+#[test]
+fn an_overridden_top_level_system_is_kept_in_metadata() {
+    let line = r#"{"system": "top", "conversations": [{"from": "system", "value": "inline"}, {"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}], "k": 1}"#;
+    let (b, r) = read(
+        format!("{line}\n").as_bytes(),
+        Some(&[SHAREGPT_OVERRIDE]),
+        opts(1, 1 << 20),
+    );
+    assert_eq!(r.rows_kept, 1, "{:?}", r.examples);
+    assert_eq!(messages(&b)[0][0].1, "inline");
+    assert_eq!(
+        string_col(&b, "metadata")[0].as_deref(),
+        Some(r#"{"k":1,"system":"top"}"#)
+    );
+}

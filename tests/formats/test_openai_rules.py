@@ -211,7 +211,8 @@ def test_a_top_level_system_is_the_first_message_unless_messages_has_one(
         USER,
     ]
     assert [len(ds.messages_as_python(i)) for i in range(3)] == [3, 3, 2]
-    assert ds.table.column("metadata").to_pylist() == [None, None, None]
+    # The overridden top-level system is kept (in metadata), not dropped.
+    assert ds.table.column("metadata").to_pylist() == [None, '{"system":"Top."}', None]
 
 
 def test_axolotl_training_flags_are_weights(write_jsonl: Any) -> None:

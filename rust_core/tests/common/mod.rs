@@ -27,6 +27,13 @@ pub const SHAREGPT: &str = r#"{"name": "sharegpt", "signature": ["conversations"
     "roles": {"human": "user", "gpt": "assistant", "observation": "tool"}}],
  "metadata": "rest"}"#;
 
+/// ShareGPT as the built-in declares it: a top-level `system` that an inline one overrides.
+pub const SHAREGPT_OVERRIDE: &str = r#"{"name": "sharegpt", "signature": ["conversations"],
+ "parts": [{"kind": "message", "role": "system", "fields": ["system"], "optional": true, "overridable": true},
+   {"kind": "list", "field": "conversations", "role_key": "from", "content_key": "value",
+    "roles": {"human": "user", "gpt": "assistant", "observation": "tool"}}],
+ "metadata": "rest"}"#;
+
 pub fn formats(specs: &[&str]) -> FormatSet {
     FormatSet::from_json(&format!("[{}]", specs.join(","))).expect("valid specs")
 }
