@@ -44,6 +44,7 @@ from brightingest.errors import (
     NoRowsError,
     SourceError,
     TrainerError,
+    json_kind,
 )
 from brightingest.sources import check_signed_url, fetch, is_url, redact_url, upload
 
@@ -172,25 +173,9 @@ def _invalid(field_name: str, message: str, hint: str | None = None) -> BrightIn
     return _failure("invalid_input", text, field=field_name)
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
 def _check_url(field_name: str, value: Any, *, allow_local: bool) -> str:
     if not isinstance(value, str):
-        raise _invalid(field_name, f"expected a URL string, got {_kind(value)}.")
+        raise _invalid(field_name, f"expected a URL string, got {json_kind(value)}.")
     if not value.strip():
         raise _invalid(field_name, "is empty.")
     if not is_url(value) and not allow_local:
@@ -221,7 +206,7 @@ def validate_input(raw: Any) -> JobInput:
     if not isinstance(raw, Mapping):
         raise _failure(
             "invalid_input",
-            f"input: expected an object, got {_kind(raw)}.\n"
+            f"input: expected an object, got {json_kind(raw)}.\n"
             'Hint: send {"input": {"dataset_url": ..., "base_model": ..., "output_url": ...}}.',
             field="input",
         )
@@ -244,29 +229,31 @@ def validate_input(raw: Any) -> JobInput:
             raise _invalid("dataset_url", "the list is empty.")
         urls = [_check_url(f"dataset_url[{i}]", u, allow_local=True) for i, u in enumerate(sources)]
     else:
-        raise _invalid("dataset_url", f"expected a URL or a list of URLs, got {_kind(sources)}.")
+        raise _invalid(
+            "dataset_url", f"expected a URL or a list of URLs, got {json_kind(sources)}."
+        )
 
     fmt = raw.get("format", "auto")
     fmt = "auto" if fmt is None else fmt
     if not isinstance(fmt, str) or not fmt.strip():
-        raise _invalid("format", f"expected a format name, got {_kind(fmt)}.")
+        raise _invalid("format", f"expected a format name, got {json_kind(fmt)}.")
     if fmt != "auto":
         _check_format(fmt)
     base_model = raw["base_model"]
     if not isinstance(base_model, str) or not base_model.strip():
-        raise _invalid("base_model", f"expected a hub id or a path, got {_kind(base_model)}.")
+        raise _invalid("base_model", f"expected a hub id or a path, got {json_kind(base_model)}.")
     output_url = _check_url("output_url", raw["output_url"], allow_local=False)
 
     ratio = raw.get("max_bad_ratio", DEFAULT_MAX_BAD_RATIO)
     ratio = DEFAULT_MAX_BAD_RATIO if ratio is None else ratio
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float)):
-        raise _invalid("max_bad_ratio", f"expected a number from 0 to 1, got {_kind(ratio)}.")
+        raise _invalid("max_bad_ratio", f"expected a number from 0 to 1, got {json_kind(ratio)}.")
     if not (math.isfinite(ratio) and 0 <= ratio <= 1):
         raise _invalid("max_bad_ratio", f"expected a number from 0 to 1, got {ratio}.")
 
     hyper = raw.get("hyperparameters") or {}
     if not isinstance(hyper, Mapping):
-        raise _invalid("hyperparameters", f"expected an object, got {_kind(hyper)}.")
+        raise _invalid("hyperparameters", f"expected an object, got {json_kind(hyper)}.")
     hyper = dict(hyper)
     for key, why in _RESERVED_HYPERPARAMETERS.items():
         if key in hyper:

@@ -45,6 +45,7 @@ from brightingest.errors import (
     MappingError,
     NoRowsError,
     PluginError,
+    json_kind,
 )
 from brightingest.plugins import FormatInfo, FormatSpec, RegisteredFormat, registry
 from brightingest.plugins import formats as _formats
@@ -469,7 +470,7 @@ class _Ingest:
             if not isinstance(row, dict):
                 problem = (
                     "not_an_object",
-                    f"the line is a JSON {_json_kind(row)}, not an object.",
+                    f"the line is {json_kind(row)}, not an object.",
                     None,
                 )
             else:
@@ -559,18 +560,6 @@ class _Ingest:
         self._py_quarantine = []
 
 
-def _json_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    if value is None:
-        return "null"
-    return "number"
-
-
 def _record_extras(mapped: Any, entry: RegisteredFormat) -> tuple[Any, dict[str, str | None]]:
     """Split a ``map_record`` result given as ``{"messages", "id"?, "tools"?, "metadata"?}``
     into its messages and the ``id``, ``tools`` and ``metadata`` columns (JSON text), as the
@@ -638,7 +627,7 @@ def _normalize_messages(
     for i, message in enumerate(mapped):
         where = f"messages[{i}]"
         if not isinstance(message, dict):
-            return [], ("wrong_type", f"expected an object, got {_json_kind(message)}.", where)
+            return [], ("wrong_type", f"expected an object, got {json_kind(message)}.", where)
         role = message.get("role")
         if role not in _ROLES:
             return [], (
@@ -658,7 +647,7 @@ def _normalize_messages(
         if not isinstance(content, str):
             return [], (
                 "wrong_type",
-                f"content must be a string, got {_json_kind(content)}.",
+                f"content must be a string, got {json_kind(content)}.",
                 f"{where}.content",
             )
         if not content.strip() and not tool_calls:
@@ -745,7 +734,7 @@ def _message_extra(
     elif given is not None:
         return None, (
             "wrong_type",
-            f"extra must be an object, got {_json_kind(given)}.",
+            f"extra must be an object, got {json_kind(given)}.",
             f"{where}.extra",
         )
     for key, value in message.items():
@@ -767,12 +756,12 @@ def _check_calls(
     missing ``type`` is written, ``arguments`` given as an object become JSON text and missing
     ones ``"{}"``; an empty list is no calls."""
     if not isinstance(calls, list):
-        return None, ("wrong_type", f"expected a list, got {_json_kind(calls)}.", where)
+        return None, ("wrong_type", f"expected a list, got {json_kind(calls)}.", where)
     out: list[dict[str, Any]] = []
     for i, call in enumerate(calls):
         at = f"{where}[{i}]"
         if not isinstance(call, dict):
-            return None, ("wrong_type", f"expected a tool call object, got {_json_kind(call)}.", at)
+            return None, ("wrong_type", f"expected a tool call object, got {json_kind(call)}.", at)
         call_id = call.get("id")
         if not isinstance(call_id, str) or not call_id.strip():
             return None, ("missing_field", 'a tool call without an "id".', f"{at}.id")
@@ -799,7 +788,7 @@ def _check_calls(
         elif not isinstance(arguments, str):
             return None, (
                 "wrong_type",
-                f"expected JSON text or an object, got {_json_kind(arguments)}.",
+                f"expected JSON text or an object, got {json_kind(arguments)}.",
                 f"{at}.function.arguments",
             )
         out.append({**call, "type": "function", "function": {**function, "arguments": arguments}})

@@ -32,7 +32,34 @@ __all__ = [
     "PluginError",
     "SourceError",
     "TrainerError",
+    "json_kind",
 ]
+
+
+def json_kind(value: Any) -> str:
+    """What kind of JSON value ``value`` (as :func:`json.loads` gives it) is, worded as the core
+    words it in messages: ``"null"``, ``"a boolean"``, ``"a number"``, ``"a string"``,
+    ``"an array"``, ``"an object"``. For error messages of plugins too::
+
+        raise MappingError(f"expected a string, got {json_kind(value)}.", code="wrong_type")
+
+    Example:
+        >>> json_kind([1]), json_kind({}), json_kind(True), json_kind(None)
+        ('an array', 'an object', 'a boolean', 'null')
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__} (not a JSON value)"
 
 
 class BrightIngestError(Exception):

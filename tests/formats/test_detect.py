@@ -123,8 +123,8 @@ def test_no_match_names_the_row_keys_and_installed_formats(specs) -> None:
         "t.jsonl:1: no installed format matches this row (keys: text, label); it looks like "
         "plain text, as for pretraining or text classification: not a conversation.\n"
         "Hint: installed formats: alpaca, brightrun-v4, dolly, gemini, openai, openorca, "
-        "prompt-completion, question-answer, sharegpt. Install a plugin for this format (see brightingest.hookspecs), or check "
-        "that the file holds chat data."
+        "prompt-completion, question-answer, sharegpt. Install a plugin for this format (see "
+        "brightingest.hookspecs), or check that the file holds chat data."
     )
 
 

@@ -157,7 +157,7 @@ def _fail(
         (
             {"hyperparameters": [1]},
             "hyperparameters",
-            "input.hyperparameters: expected an object, got a list.",
+            "input.hyperparameters: expected an object, got an array.",
         ),
         (
             {"hyperparameters": {"model": "x"}},
