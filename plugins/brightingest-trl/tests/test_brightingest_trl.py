@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -284,10 +285,14 @@ def test_installed_plugin_is_discovered() -> None:
 def test_detect_scores() -> None:
     spec = brightingest_trl.SPEC
     assert spec.score(STANDARD) == 1.0
-    assert spec.score({"chosen": "x"}) == 0.0  # a preference row has both sides
-    assert spec.score({"chosen": "x", "rejected": None}) == 0.0
     assert spec.score({"prompt": "p", "completion": "c"}) == 0.0
-    assert spec.score({"chosen": 1, "rejected": 2}) == 0.5  # ours, with values to complain about
+    # null sides, as a merged export writes them for its SFT rows: not preference data
+    assert spec.score({"messages": [], "chosen": None, "rejected": None}) == 0.0
+    # Ours but broken (one side, values of the wrong kind): a little less, not 0, so that one
+    # such row does not hand a small file to another format (map_record refuses it by name).
+    assert spec.score({"chosen": "x"}) == 0.9
+    assert spec.score({"chosen": "x", "rejected": None}) == 0.9
+    assert spec.score({"chosen": 1, "rejected": 2}) == 0.9
     for row, _ in EXPECTED:
         assert spec.score(row) == 1.0, row
 
@@ -472,22 +477,27 @@ def test_sharegpt_bad_rows(tmp_path: Path) -> None:
 # -- shapes 3 and 4: explicit prompts, and a chosen that repeats them -----------------------------
 
 
-def test_prompt_side_assistant_weights_are_forced_to_zero() -> None:
-    row = {
-        "prompt": [
-            {"role": "user", "content": "Hi"},
-            {"role": "assistant", "content": "Hello", "weight": 1},
-            {"role": "user", "content": "Bye"},
-        ],
-        "chosen": "Goodbye!",
-        "rejected": "No.",
-    }
-    assert brightingest_trl.map_record(row)["messages"] == [
+def test_prompt_side_assistant_turns_get_weight_0_and_a_weight_1_there_is_refused() -> None:
+    """The prompt is context: its assistant turns get weight 0. A row that marks one as trained
+    is refused by name, neither trained against the preference nor silently untrained."""
+    prompt = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"},
+        {"role": "user", "content": "Bye"},
+    ]
+    row = {"prompt": prompt, "chosen": "Goodbye!", "rejected": "No."}
+    expected = [
         {"role": "user", "content": "Hi"},
         {"role": "assistant", "content": "Hello", "weight": 0},
         {"role": "user", "content": "Bye"},
         {"role": "assistant", "content": "Goodbye!"},
     ]
+    assert brightingest_trl.map_record(row)["messages"] == expected
+    said_0 = [prompt[0], {**prompt[1], "training": False}, {**prompt[2], "weight": 0}]
+    assert brightingest_trl.map_record({**row, "prompt": said_0})["messages"] == expected
+    with pytest.raises(MappingError) as info:
+        brightingest_trl.map_record({**row, "prompt": [prompt[0], {**prompt[1], "weight": 1}]})
+    assert (info.value.code, info.value.field) == ("invalid_weight", "prompt[1].weight")
 
 
 def test_chosen_repeating_only_the_end_of_the_prompt_is_not_duplicated() -> None:
@@ -708,15 +718,16 @@ def test_dpo_tools_go_to_their_column_and_parallel_tool_calls_to_metadata(tmp_pa
 
 
 def test_dpo_multi_turn_input_with_assistant_and_tool_turns() -> None:
-    """The prompt's assistant turns (a reply, a tool call) are context: weight 0, even where the
-    row says 1; ``preferred_output`` may hold several assistant messages, all trained."""
+    """The prompt's assistant turns (a reply, a tool call) are context: weight 0 (a 0 or false
+    the row gives there is accepted); ``preferred_output`` may hold several assistant messages,
+    all trained."""
     call = {"id": "c1", "type": "function", "function": {"name": "add", "arguments": "[2, 2]"}}
     row = {
         "input": {
             "messages": [
                 {"role": "system", "content": "You are a math tutor."},
                 {"role": "user", "content": "What is 2+2?"},
-                {"role": "assistant", "content": "4.", "weight": 1},
+                {"role": "assistant", "content": "4.", "training": False},
                 {"role": "user", "content": "Check it with the calculator."},
                 {"role": "assistant", "content": None, "tool_calls": [call]},
                 {"role": "tool", "content": "4", "tool_call_id": "c1"},
@@ -873,8 +884,9 @@ def test_dpo_detection(tmp_path: Path) -> None:
     assert spec.score(DPO) == 1.0
     assert spec.score(DPO_TOOLS) == 1.0
     assert spec.score({**DPO, "id": 3, "source": "web"}) == 0.96  # an unknown key lowers it a bit
-    assert spec.score({**DPO, "input": "Explain gravity."}) == 0.5  # ours, to refuse with reason
-    assert spec.score({"preferred_output": DPO["preferred_output"]}) == 0.0  # both sides needed
+    # ours but broken, to refuse with the reason: a little less, not 0
+    assert spec.score({**DPO, "input": "Explain gravity."}) == 0.9
+    assert spec.score({"preferred_output": DPO["preferred_output"]}) == 0.9
     path = write_rows(tmp_path / "dpo.jsonl", [DPO, DPO_TOOLS])
     detection = bi.detect(path, pm=_pm())
     assert detection.best == "trl-preference"
@@ -993,3 +1005,483 @@ def test_implicit_rows_without_a_shared_question_ids_and_text_tools() -> None:
     record = brightingest_trl.map_record({**STANDARD, "tools": json.dumps([tool])})
     assert record is not None
     assert record["tools"] == [tool]
+
+
+# -- a chosen conversation that repeats the prompt, or shares history with rejected -------------
+
+
+def _user(text: str) -> dict[str, Any]:
+    return {"role": "user", "content": text}
+
+
+def _assistant(text: str, **keys: Any) -> dict[str, Any]:
+    return {"role": "assistant", "content": text, **keys}
+
+
+def _refusal(row: dict[str, Any]) -> tuple[str, str | None, str]:
+    with pytest.raises(MappingError) as info:
+        brightingest_trl.map_record(row)
+    return info.value.code, info.value.field, info.value.message
+
+
+def test_a_near_miss_repeat_of_the_prompt_is_refused_not_added_twice(tmp_path: Path) -> None:
+    """``chosen`` starts with a user turn that is the prompt re-worded ("colour"): read as a
+    repeat or as a second question, something wrong would be trained; refused by name."""
+    pytest.importorskip("brightingest._core")
+    row = {
+        "prompt": "What color is the sky?",
+        "chosen": [_user("What colour is the sky?"), _assistant("Blue.")],
+        "rejected": [_user("What colour is the sky?"), _assistant("Green.")],
+    }
+    exact = {
+        **row,
+        "chosen": [_user(" What color is the sky?\n"), _assistant("Blue.")],
+        "rejected": [_user("What color is the sky?"), _assistant("Green.")],
+    }
+    with_system = {
+        **row,
+        "prompt": [{"role": "system", "content": "Be brief."}, _user(row["prompt"])],
+    }
+    path = write_rows(tmp_path / "near.jsonl", [exact, row, with_system])
+    assert _skips(path) == [
+        (
+            "unsupported_format",
+            2,
+            "chosen[0]",
+            '"chosen" starts with the user message "What colour is the sky?" right after the '
+            'prompt\'s user message "What color is the sky?", and does not repeat the prompt word '
+            "for word: cannot tell whether it is the prompt again (re-worded) or a conversation "
+            'that goes on from it. Make "chosen" repeat the prompt exactly, or hold only what '
+            "follows it.",
+        ),
+        ("unsupported_format", 3, "chosen[0]", _refusal(with_system)[2]),
+    ]
+    assert brightingest_trl.map_record(exact)["messages"] == [
+        _user("What color is the sky?"),
+        _assistant("Blue."),
+    ]
+
+
+CAPYBARA_CHOSEN = [
+    {"role": "system", "content": "You are a tutor."},
+    _user("Hi"),
+    _assistant("Hello! What shall we study?"),
+    _user("What is 2+2?"),
+    _assistant("4."),
+]
+CAPYBARA_REJECTED = [*CAPYBARA_CHOSEN[:-1], _assistant("5.")]
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        # argilla/distilabel-capybara-dpo-7k-binarized: prompt is the first user message, chosen
+        # and rejected the whole conversation (a system message first)
+        {"prompt": "Hi", "chosen": CAPYBARA_CHOSEN, "rejected": CAPYBARA_REJECTED},
+        {"prompt": "Hi", "chosen": CAPYBARA_CHOSEN[1:], "rejected": CAPYBARA_REJECTED[1:]},
+        # the prompt as the last user message, and rejected only the last answer
+        {"prompt": "What is 2+2?", "chosen": CAPYBARA_CHOSEN, "rejected": "5."},
+        # chosen and rejected hold what follows the prompt, history included
+        {
+            "prompt": CAPYBARA_CHOSEN[:2],
+            "chosen": CAPYBARA_CHOSEN[2:],
+            "rejected": CAPYBARA_REJECTED[2:],
+        },
+        # implicit prompt (no prompt field): what both share
+        {"chosen": CAPYBARA_CHOSEN, "rejected": CAPYBARA_REJECTED},
+    ],
+)
+def test_capybara_shared_history_is_context_and_only_the_last_answer_is_trained(
+    tmp_path: Path, row: dict[str, Any]
+) -> None:
+    pytest.importorskip("brightingest._core")
+    import brightingest as bi
+
+    expected = [
+        *CAPYBARA_CHOSEN[:2],
+        _assistant("Hello! What shall we study?", weight=0),
+        *CAPYBARA_CHOSEN[3:],
+    ]
+    if len(row["chosen"]) == 4 and row.get("prompt") == "Hi":
+        expected = expected[1:]
+    assert brightingest_trl.map_record(row)["messages"] == expected
+    ds = bi.load(write_rows(tmp_path / "capybara.jsonl", [row]), pm=_pm(), progress=False)
+    assert ds.format == "trl-preference"
+    assert ds.messages_as_python(0) == expected
+
+
+def test_capybara_as_hh_transcripts_trains_only_the_last_answer() -> None:
+    chosen = "\n\nHuman: Hi\n\nAssistant: Hello\n\nHuman: 2+2?\n\nAssistant: 4"
+    row = {"prompt": "\n\nHuman: Hi", "chosen": chosen, "rejected": chosen[:-1] + "5"}
+    assert brightingest_trl.map_record(row)["messages"] == [
+        _user("Hi"),
+        _assistant("Hello", weight=0),
+        _user("2+2?"),
+        _assistant("4"),
+    ]
+
+
+def test_chosen_and_rejected_alike_state_no_preference() -> None:
+    code, field, _ = _refusal({"prompt": "2+2?", "chosen": "4", "rejected": " 4 "})
+    assert (code, field) == ("no_trainable_assistant", "chosen")
+    code, field, _ = _refusal(
+        {"prompt": "Hi", "chosen": CAPYBARA_CHOSEN, "rejected": [*CAPYBARA_CHOSEN, _user("?")]}
+    )
+    assert (code, field) == ("no_trainable_assistant", "chosen")
+
+
+# -- a string chosen that repeats the prompt text -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prompt", "chosen", "rejected"),
+    [
+        ("The sky is", "The sky is blue.", "The sky is green."),
+        ("What color is the sky? ", "What color is the sky?\nBlue.", "What color is the sky? Red."),
+        ("What color is the sky?", "What color is the sky?", "No."),
+    ],
+)
+def test_a_string_chosen_that_holds_the_whole_prompt_is_refused(
+    prompt: str, chosen: str, rejected: str
+) -> None:
+    """The prompt and its answer in one text (both sides start with the prompt, or chosen is
+    only the prompt): read as a reply it would train the prompt."""
+    row = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+    code, field, message = _refusal(row)
+    assert (code, field) == ("unsupported_format", "chosen")
+    assert message.startswith(f'"chosen" starts with the whole prompt ("{prompt.strip()}")')
+    assert 'leave "prompt" out' in message
+    code, field, _ = _refusal({"instruction": prompt, "chosen": chosen, "rejected": rejected})
+    assert (code, field) == ("unsupported_format", "chosen")
+
+
+def test_a_chosen_alone_echoing_the_prompt_is_a_reply() -> None:
+    """Only chosen starts with the prompt: an answer that echoes the question, trained as is."""
+    for prompt, chosen in (("Hi", "Hi there! How can I help?"), ("The sky is", "The sky is blue.")):
+        row = {"prompt": prompt, "chosen": chosen, "rejected": "No."}
+        assert brightingest_trl.map_record(row)["messages"] == [_user(prompt), _assistant(chosen)]
+
+
+def test_whole_texts_read_with_the_implicit_prompt_and_a_reply_that_only_echoes_is_kept() -> None:
+    # the way out the refusal names: without "prompt", the shared words are the prompt
+    whole = {"chosen": "The sky is blue.", "rejected": "The sky is green."}
+    assert brightingest_trl.map_record(whole)["messages"] == SKY
+    # not the whole prompt and then a space: a reply, kept as it is
+    for chosen in ("Hi! How can I help?", "The sky isn't blue."):
+        prompt = chosen.split("!")[0] if "!" in chosen else "The sky is"
+        row = {"prompt": prompt, "chosen": chosen, "rejected": "No."}
+        assert brightingest_trl.map_record(row)["messages"] == [
+            _user(prompt),
+            _assistant(chosen),
+        ]
+    # after an HH prompt's empty "Assistant:" the reply's place is certain: an echo is a reply
+    hh = {"prompt": "\n\nHuman: Hi\n\nAssistant:", "chosen": " Hi there!", "rejected": " Go."}
+    assert brightingest_trl.map_record(hh)["messages"] == [_user("Hi"), _assistant("Hi there!")]
+
+
+# -- HH-RLHF transcripts: CRLF, case, preambles ---------------------------------------------------
+
+
+HH_TURNS = [_user("Hi"), _assistant("Hello", weight=0), _user("2+2?"), _assistant("4")]
+
+
+@pytest.mark.parametrize(
+    "chosen",
+    [
+        "\r\n\r\nHuman: Hi\r\n\r\nAssistant: Hello\r\n\r\nHuman: 2+2?\r\n\r\nAssistant: 4",
+        "Human: Hi\r\n\r\nAssistant: Hello\n\nHuman: 2+2?\r\n\r\nAssistant: 4",
+        "\n\nhuman: Hi\n\nassistant: Hello\n\nhuman: 2+2?\n\nassistant: 4",
+        "  HUMAN: Hi\n\nASSISTANT: Hello\n\nHUMAN: 2+2?\n\nASSISTANT: 4",
+    ],
+)
+def test_hh_transcripts_with_crlf_or_other_case_are_split(chosen: str) -> None:
+    row = {"chosen": chosen, "rejected": chosen[:-1] + "5"}
+    assert brightingest_trl.map_record(row)["messages"] == HH_TURNS
+
+
+def test_hh_crlf_inside_a_turn_is_kept_and_prompts_are_split_alike() -> None:
+    row = {"chosen": "\r\n\r\nHuman: a\r\nb\r\n\r\nAssistant: c", "rejected": "\r\n\r\nHuman: a"}
+    assert brightingest_trl.map_record(row)["messages"] == [_user("a\r\nb"), _assistant("c")]
+    slot = {"prompt": "\r\n\r\nhuman: Hi\r\n\r\nassistant:", "chosen": " Hello", "rejected": " No"}
+    assert brightingest_trl.map_record(slot)["messages"] == [_user("Hi"), _assistant("Hello")]
+    # a prompt transcript with no "Assistant:" slot, and chosen going on from it
+    going_on = {"prompt": "\n\nHuman: Hi", "chosen": "\n\nAssistant: Hello", "rejected": "x"}
+    assert brightingest_trl.map_record(going_on)["messages"] == [_user("Hi"), _assistant("Hello")]
+
+
+def test_hh_transcripts_with_a_preamble_or_markers_written_unlike_are_refused(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("brightingest._core")
+    path = write_rows(
+        tmp_path / "hh.jsonl",
+        [
+            HH,
+            {
+                "chosen": "A chat with an AI.\n\nHuman: Hi\n\nAssistant: Hello",
+                "rejected": "A chat with an AI.\n\nHuman: Hi\n\nAssistant: No",
+            },
+            {"chosen": "\n\nHuman: Hi\n\nassistant: Hello", "rejected": "\n\nHuman: Hi"},
+            {"prompt": "Be kind.\n\nHuman: Hi\n\nAssistant:", "chosen": " Hello", "rejected": "No"},
+            {"prompt": "\n\nHuman: Hi\n\nAssistant:", "chosen": "\n\nhuman: Hi", "rejected": "No"},
+        ],
+    )
+    assert _skips(path) == [
+        (
+            "unsupported_format",
+            2,
+            "chosen",
+            '"chosen" looks like an Anthropic HH-RLHF transcript, but has text before its first '
+            '"Human:" turn ("A chat with an AI."): cannot tell whether it is a system prompt or '
+            'part of the first turn. Move it to "system", or remove it.',
+        ),
+        (
+            "unsupported_format",
+            3,
+            "chosen",
+            '"chosen" looks like an Anthropic HH-RLHF transcript, but has turn markers not '
+            "written alike (Human:, assistant:): cannot tell where its turns start. Write them "
+            "alike (Human:/Assistant:).",
+        ),
+        (
+            "unsupported_format",
+            4,
+            "prompt",
+            '"prompt" looks like an Anthropic HH-RLHF transcript, but has text before its first '
+            '"Human:" turn ("Be kind."): cannot tell whether it is a system prompt or part of '
+            'the first turn. Move it to "system", or remove it.',
+        ),
+        (
+            "unsupported_format",
+            5,
+            "chosen",
+            '"chosen" writes its turn markers unlike the prompt (human: and Human:): cannot tell '
+            "where its turns start. Write them alike.",
+        ),
+    ]
+    # the way out named: the preamble as "system"
+    moved = {
+        "chosen": "\n\nHuman: Hi\n\nAssistant: Hello",
+        "rejected": "\n\nHuman: Hi\n\nAssistant: No",
+        "system": "A chat with an AI.",
+    }
+    assert brightingest_trl.map_record(moved)["messages"] == [
+        {"role": "system", "content": "A chat with an AI."},
+        _user("Hi"),
+        _assistant("Hello"),
+    ]
+
+
+# -- a conversation ends with the answer trained --------------------------------------------------
+
+
+CALL = {"id": "c1", "type": "function", "function": {"name": "add", "arguments": "[2, 2]"}}
+
+
+def test_chosen_must_end_with_its_answer(tmp_path: Path) -> None:
+    pytest.importorskip("brightingest._core")
+    tool = {"role": "tool", "content": "4", "tool_call_id": "c1"}
+    path = write_rows(
+        tmp_path / "ends.jsonl",
+        [
+            STANDARD,
+            {"prompt": "Hi", "chosen": [_assistant("Hello"), _user("Thanks!")], "rejected": "Go"},
+            {
+                "prompt": "2+2?",
+                "chosen": [_assistant("", tool_calls=[CALL]), tool],
+                "rejected": "5",
+            },
+            {
+                "prompt": "Hi",
+                "chosen": [_assistant("Hello"), _user("2+2?"), _assistant("4")],
+                "rejected": [_assistant("Go away")],
+            },
+            {
+                "chosen": [_user("Hi"), _assistant("Hello"), _user("Bye")],
+                "rejected": [_user("Hi"), _assistant("No")],
+            },
+        ],
+    )
+    assert _skips(path) == [
+        (
+            "no_trainable_assistant",
+            2,
+            "chosen[1]",
+            "chosen ends with a user message after its answer: a conversation must end with the "
+            "answer trained. Drop the messages after the answer.",
+        ),
+        (
+            "no_trainable_assistant",
+            3,
+            "chosen[1]",
+            "chosen ends with a tool message after its answer: a conversation must end with the "
+            "answer trained. Drop the messages after the answer.",
+        ),
+        (
+            "unsupported_format",
+            4,
+            "chosen[1]",
+            'chosen goes on after its answer with a user message ("2+2?") that rejected does not '
+            "share: cannot tell which answer the preference is about. Put the conversation "
+            'before the last answer in the prompt, or in both "chosen" and "rejected".',
+        ),
+        (
+            "no_trainable_assistant",
+            5,
+            "chosen[2]",
+            "chosen ends with a user message after its answer: a conversation must end with the "
+            "answer trained. Drop the messages after the answer.",
+        ),
+    ]
+
+
+def test_an_answer_that_calls_a_tool_and_then_replies_is_trained_whole() -> None:
+    tool = {"role": "tool", "content": "4", "tool_call_id": "c1"}
+    row = {
+        "prompt": "2+2?",
+        "chosen": [_assistant("", tool_calls=[CALL]), tool, _assistant("4.")],
+        "rejected": [_assistant("5.")],
+    }
+    assert brightingest_trl.map_record(row)["messages"] == [
+        _user("2+2?"),
+        _assistant("", tool_calls=[CALL]),
+        tool,
+        _assistant("4."),
+    ]
+
+
+# -- training flags on messages (OpenAI's weight, axolotl's training/train) ----------------------
+
+
+def test_dpo_training_flags_in_the_prompt_are_refused_when_they_ask_for_training(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("brightingest._core")
+    user = _user("What is 2+2?")
+    reply = _assistant("4.")
+    follow = _user("Sure?")
+
+    def dpo(messages: list[dict[str, Any]], **changes: Any) -> dict[str, Any]:
+        return {**DPO, "input": {"messages": messages}, **changes}
+
+    path = write_rows(
+        tmp_path / "flags.jsonl",
+        [
+            dpo([user, {**reply, "training": False}, {**follow, "weight": 0}]),
+            dpo([user, {**reply, "weight": 1}, follow]),
+            dpo([user, {**reply, "training": True}, follow]),
+            dpo([{**user, "train": True}]),
+            dpo([user, {**reply, "weight": 1, "training": False}, follow]),
+            dpo([user, {**reply, "training": "yes"}, follow]),
+            dpo([user], preferred_output=[_assistant("4.", training_detail=[])]),
+        ],
+    )
+    assert _skips(path) == [
+        (
+            "invalid_weight",
+            2,
+            "input.messages[1].weight",
+            '"weight": 1 marks an assistant message of the prompt as trained, but the prompt is '
+            "context here: only the chosen answer is trained. Set it to 0 (false) or leave it out.",
+        ),
+        (
+            "invalid_weight",
+            3,
+            "input.messages[1].training",
+            '"training": true marks an assistant message of the prompt as trained, but the prompt '
+            "is context here: only the chosen answer is trained. Set it to 0 (false) or leave it "
+            "out.",
+        ),
+        (
+            "invalid_weight",
+            4,
+            "input.messages[0].train",
+            '"train": true marks a user message of the prompt as trained, but the prompt is '
+            "context here: only the chosen answer is trained. Set it to 0 (false) or leave it out.",
+        ),
+        (
+            "invalid_weight",
+            5,
+            "input.messages[1].training",
+            '"weight" and "training" disagree on whether this message is trained.',
+        ),
+        (
+            "invalid_weight",
+            6,
+            "input.messages[1].training",
+            'training "yes" (expected true or false).',
+        ),
+        (
+            "wrong_type",
+            7,
+            "preferred_output[0].training_detail",
+            'token-level "training_detail" cannot be honoured: a message is trained whole or not '
+            'at all (give it "training": true or false for the whole of it).',
+        ),
+    ]
+    assert brightingest_trl.map_record(dpo([user, {**reply, "training": False}, follow]))[
+        "messages"
+    ] == [user, _assistant("4.", weight=0), follow, *DPO["preferred_output"]]
+
+
+def test_dpo_training_flags_in_the_preferred_output_are_honoured_and_other_keys_kept(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("brightingest._core")
+    import brightingest as bi
+
+    row = {
+        **DPO,
+        "preferred_output": [
+            _assistant("Let me think.", training=False),
+            _assistant("Gravity pulls masses together.", reasoning_content="physics"),
+        ],
+    }
+    mapped = brightingest_trl.map_record(row)
+    assert mapped is not None
+    assert mapped["messages"][2:] == [
+        _assistant("Let me think.", weight=0),
+        _assistant("Gravity pulls masses together.", extra={"reasoning_content": "physics"}),
+    ]
+    ds = bi.load(write_rows(tmp_path / "dpo.jsonl", [row]), pm=_pm(), progress=False)
+    assert ds.messages_as_python(0)[2]["weight"] == 0
+    extra = ds.table.column("messages")[0].as_py()[3]["extra"]
+    assert json.loads(extra) == {"reasoning_content": "physics"}
+    every_false = {**DPO, "preferred_output": [_assistant("x", train=False)]}
+    assert _refusal(every_false)[:2] == ("no_trainable_assistant", "preferred_output")
+
+
+# -- detection: one bad row does not decide ------------------------------------------------------
+
+
+@pytest.mark.parametrize("good", [SHAREGPT, ULTRAFEEDBACK, ALPACA, STANDARD, HH, DPO])
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda row: {k: v for k, v in row.items() if k not in ("rejected", "non_preferred_output")},
+        lambda row: {k: v for k, v in row.items() if k not in ("chosen", "preferred_output")},
+        lambda row: {**row, ("preferred_output" if "preferred_output" in row else "chosen"): 42},
+        lambda row: {
+            **row,
+            ("non_preferred_output" if "preferred_output" in row else "rejected"): None,
+        },
+    ],
+    ids=["no-rejected", "no-chosen", "chosen-a-number", "rejected-null"],
+)
+@pytest.mark.parametrize("rows", [2, 3, 5])
+def test_one_bad_row_first_does_not_decide_detection(
+    tmp_path: Path, good: dict[str, Any], spoil: Callable[[dict[str, Any]], Any], rows: int
+) -> None:
+    """Detection takes the mean score over the first rows; a broken preference row first (one
+    side missing, a value of the wrong kind) used to score 0 and hand a small file to sharegpt or
+    openai (which would train the prompt and drop the answer), or make a tie with them. It is
+    ours: detected, and refused by name when read, the good rows kept."""
+    pytest.importorskip("brightingest._core")
+    import brightingest as bi
+
+    path = write_rows(tmp_path / "prefs.jsonl", [spoil(good)] + [good] * (rows - 1))
+    assert bi.detect(path, pm=_pm()).best == "trl-preference"
+    ds = bi.load(path, pm=_pm(), progress=False)
+    assert ds.format == "trl-preference"
+    assert len(ds) == rows - 1
+    assert [e["line"] for e in ds.report.examples] == [1]

@@ -1,8 +1,9 @@
 """brightingest format plugin ``trl-preference``: preference rows as their chosen conversation.
 
 A preference row pairs a prompt with a ``chosen`` and a ``rejected`` answer. For supervised
-fine-tuning the row becomes one conversation: the prompt (nothing in it trained: its assistant
-turns get ``weight: 0``), then the chosen answer, the only part trained. The shapes read:
+fine-tuning the row becomes one conversation: the prompt and any history ``chosen`` shares with
+``rejected`` (nothing there trained: its assistant turns get ``weight: 0``), then the chosen
+answer, the only part trained, which ends the conversation. The shapes read:
 
 1. LLaMA-Factory Alpaca preference: ``{"instruction", "input"?, "chosen", "rejected",
    "system"?, "history"?}``: system, then ``history`` (``[[user, assistant], ...]``, assistant
@@ -18,7 +19,13 @@ turns get ``weight: 0``), then the chosen answer, the only part trained. The sha
    assistant turns get ``weight: 0``; ``chosen`` is trained.
 4. A full ``chosen`` conversation that repeats the prompt (HuggingFaceH4/ultrafeedback_binarized:
    ``"prompt": "What color is the sky?"``, ``"chosen": [user, assistant]``): where ``chosen``
-   begins with the prompt's messages (or the prompt's last messages), they are not repeated.
+   begins with the prompt's messages (or the prompt's last messages), or holds them further in
+   (distilabel's Capybara rows: ``prompt`` the first user message, ``chosen`` the whole
+   conversation, a system message first), they are not repeated. Word for word (up to
+   surrounding whitespace) only: a ``chosen`` that starts with a user message right after the
+   prompt's user message without repeating it is refused (``unsupported_format``): re-worded
+   prompt or second question, either guess would train something wrong. What ``chosen`` shares
+   with ``rejected`` beyond the prompt (Capybara: all but the last answer) is context too.
 5. TRL implicit prompt (no prompt field): the messages ``chosen`` and ``rejected`` share from the
    start are the prompt (assistant turns there ``weight: 0``), the rest of ``chosen`` is
    trained. For strings, the prompt is the text both share up to the last word boundary (the
@@ -27,8 +34,11 @@ turns get ``weight: 0``), then the chosen answer, the only part trained. The sha
    train the model on word fragments.
 6. Anthropic HH-RLHF transcripts (``"\\n\\nHuman: ...\\n\\nAssistant: ..."`` strings, also as a
    ``prompt`` ending in ``"\\n\\nAssistant:"`` with the reply in ``chosen``): split into user and
-   assistant turns (the one space after the colon dropped); the last assistant turn is trained,
-   earlier ones get ``weight: 0``.
+   assistant turns (the one space after the colon dropped; lines may end in ``\\r\\n``; markers
+   in any one case, ``Human:``, ``human:`` or ``HUMAN:``); the last assistant turn is trained,
+   earlier ones get ``weight: 0``. A transcript with text before its first ``Human:`` (a
+   preamble: a system prompt, or part of the turn?) or with markers written unlike is refused
+   (``unsupported_format``).
 7. OpenAI / Azure OpenAI / Together / Fireworks DPO: ``{"input": {"messages": [...], "tools"?,
    "parallel_tool_calls"?}, "preferred_output": [assistant, ...], "non_preferred_output": [...]}``:
    ``input.messages`` is the prompt (its assistant turns ``weight: 0``; a system message there is
@@ -51,6 +61,15 @@ rows). Rows that cannot be read this way are refused with a reason, never guesse
 with two prompt fields or two shapes (``unsupported_format``), a value of the wrong kind
 (``wrong_type``), no prompt to find (``missing_field``), empty text (``empty_content``), or
 nothing of ``chosen`` (``preferred_output``) left to train on (``no_trainable_assistant``).
+Also refused: a ``chosen`` text starting with the whole prompt text (prompt and answer in one
+text, or an answer quoting the question?) and a ``chosen`` that goes on after its answer with a
+user message ``rejected`` does not share (``unsupported_format``); a ``chosen`` that ends with a
+user or tool message after its answer (``no_trainable_assistant``: a conversation ends with the
+answer trained), or that is the same as ``rejected`` after the prompt (no preference). Messages'
+training flags are read as the built-in formats read them (``weight`` 0/1, axolotl's
+``training``/``train`` booleans): honoured on the answer, and on the prompt side accepted when
+they say "not trained" and refused (``invalid_weight``) when they say "trained", since the
+prompt is never trained here. Other message keys are kept in the message's ``extra``.
 
 Why Python per row (``FormatSpec.map_record``, brightingest's slow path) and not a declarative
 ``Mapping``: telling these shapes apart needs the values (HH transcripts and TRL strings have
@@ -82,7 +101,7 @@ from brightingest.plugins import FormatSpec, hookimpl
 
 __all__ = ["SPEC", "brightingest_register_formats", "detect", "map_record"]
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 Message = dict[str, Any]
 
@@ -118,6 +137,9 @@ _READ = frozenset(
 #: Fields that hold the prompt, one per shape; a row has at most one.
 _PROMPT_FIELDS = ("instruction", "conversations", "prompt")
 
+#: The two sides of a preference, in the TRL shapes and in the OpenAI DPO shape (shape 7).
+_SIDES = ("chosen", "rejected", "preferred_output", "non_preferred_output")
+
 #: Top-level keys of the OpenAI DPO shape (shape 7); any other key lowers its score a little.
 _DPO_KNOWN = frozenset(
     {"input", "preferred_output", "non_preferred_output", "id", "system", "tools"}
@@ -138,19 +160,34 @@ _DPO_CONFLICTS = (
 #: What shape 7 reads from its ``input`` object; other keys there are kept in ``metadata``.
 _DPO_INPUT_READ = frozenset({"messages", "tools", "parallel_tool_calls"})
 
-_HH_TURN = re.compile(r"\n\n(Human|Assistant): ?")
-_HH_ROLES = {"Human": "user", "Assistant": "assistant"}
+#: A message's training flags, as the built-in ``openai`` and ``sharegpt`` formats read them:
+#: OpenAI's ``weight`` (0 or 1) and axolotl's ``training``/``train`` (booleans).
+_FLAGS = ("weight", "training", "train")
+
+#: Private keys of a parsed message: the row's field it came from, and its training flag as
+#: written (``"training": true``), so that a refusal names them. Dropped before returning.
+_AT, _FLAG = "_at", "_flag"
+
+#: How HH-RLHF transcripts write their turn markers: (human, assistant), one case per transcript.
+_HH_STYLES = (("Human", "Assistant"), ("human", "assistant"), ("HUMAN", "ASSISTANT"))
+_HH_START = re.compile(r"\s*(human|assistant):", re.IGNORECASE)
+#: A turn marker in any case, at the start or after a blank line: tells a malformed transcript
+#: (a preamble, markers written unlike) from plain text.
+_HH_ANY = re.compile(r"(?:\A\s*|(?:\r?\n){2})(human|assistant):", re.IGNORECASE)
 
 
 def detect(row: Any) -> float:
-    """How much ``row`` looks like preference data: 0 without both ``chosen`` and ``rejected``
-    (or both ``preferred_output`` and ``non_preferred_output``, OpenAI's DPO shape).
+    """How much ``row`` looks like preference data: 0 without any of ``chosen``, ``rejected``,
+    ``preferred_output`` and ``non_preferred_output`` (OpenAI's DPO shape).
 
-    A row with both scores at least 0.8 (1.0 with only known keys), so that it wins over the
-    built-in formats whose fields it also has (``sharegpt``'s ``conversations``, ``openai``'s
-    ``messages``, ``alpaca``'s ``input``): those would train the prompt and drop the chosen
-    answer. Values of the wrong kind halve the score (an ``input`` that is not an object, DPO
-    outputs that are not lists), so that a forced or detected read names the problem.
+    A row with them scores at least 0.8 (1.0 with both sides and only known keys), so that it
+    wins over the built-in formats whose fields it also has (``sharegpt``'s ``conversations``,
+    ``openai``'s ``messages``, ``alpaca``'s ``input``): those would train the prompt and drop the
+    chosen answer. A row that is meant as preference data but is broken (one side missing or
+    null, values of the wrong kind: ``chosen: 42``, an ``input`` that is not an object) scores
+    only a little less (x 0.9), not 0: detection takes the mean score over the sampled rows, and
+    one bad row among a few must not hand the file to ``sharegpt`` or ``openai``, or make a tie
+    with them. The row is ours, and ``map_record`` refuses it with the reason.
 
     Args:
         row: A parsed JSON value.
@@ -160,23 +197,21 @@ def detect(row: Any) -> float:
     """
     if not isinstance(row, dict) or not row:
         return 0.0
+    if all(row.get(k) is None for k in _SIDES):
+        return 0.0
     preferred, non_preferred = row.get("preferred_output"), row.get("non_preferred_output")
-    if preferred is not None and non_preferred is not None:  # OpenAI DPO (shape 7)
+    if preferred is not None or non_preferred is not None:  # OpenAI DPO (shape 7)
         score = 0.8 + 0.2 * sum(1 for k in row if k in _DPO_KNOWN) / len(row)
-        prompt = row.get("input")
-        if not (
-            isinstance(prompt, dict)
+        whole = (
+            isinstance(row.get("input"), dict)
             and isinstance(preferred, list)
             and isinstance(non_preferred, list)
-        ):
-            score *= 0.5
-        return round(score, 6)
-    chosen, rejected = row.get("chosen"), row.get("rejected")
-    if chosen is None or rejected is None:
-        return 0.0
-    score = 0.8 + 0.2 * sum(1 for k in row if k in _KNOWN) / len(row)
-    if not all(isinstance(v, (str, list, dict)) for v in (chosen, rejected)):
-        score *= 0.5
+        )
+    else:
+        score = 0.8 + 0.2 * sum(1 for k in row if k in _KNOWN) / len(row)
+        whole = all(isinstance(row.get(k), (str, list, dict)) for k in ("chosen", "rejected"))
+    if not whole:
+        score *= 0.9
     return round(score, 6)
 
 
@@ -196,7 +231,7 @@ def _kind(value: Any) -> str:
 
 def _quote(text: str, limit: int = 60) -> str:
     shown = text if len(text) <= limit else text[: limit - 3] + "..."
-    return '"' + shown.replace("\n", "\\n") + '"'
+    return '"' + shown.replace("\r", "\\r").replace("\n", "\\n") + '"'
 
 
 def _text(value: Any, field: str) -> str:
@@ -211,6 +246,60 @@ def _text(value: Any, field: str) -> str:
     raise MappingError(
         f"content must be a string, got {_kind(value)}.", code="wrong_type", field=field
     )
+
+
+def _flag(item: dict[str, Any], message: Message, field: str) -> None:
+    """Read a message's training flag into ``message["weight"]``: ``weight`` (0 or 1) or
+    axolotl's ``training``/``train`` (``true``/``false``), as the built-in formats read them.
+    Two that disagree, or a value that is neither, are ``invalid_weight``; token-level
+    ``training_detail`` is refused (a message is trained whole or not at all)."""
+    if item.get("training_detail") is not None:
+        raise MappingError(
+            'token-level "training_detail" cannot be honoured: a message is trained whole or not '
+            'at all (give it "training": true or false for the whole of it).',
+            code="wrong_type",
+            field=f"{field}.training_detail",
+        )
+    seen: tuple[str, int] | None = None
+    for key in _FLAGS:
+        value = item.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or (isinstance(value, int | float) and value in (0, 1)):
+            weight = int(value)
+        else:
+            expected = "0 or 1" if key == "weight" else "true or false"
+            raise MappingError(
+                f"{key} {json.dumps(value)} (expected {expected}).",
+                code="invalid_weight",
+                field=f"{field}.{key}",
+            )
+        if seen is None:
+            seen = (key, weight)
+            message["weight"] = weight
+            message[_FLAG] = (key, f'"{key}": {json.dumps(value)}')
+        elif seen[1] != weight:
+            raise MappingError(
+                f'"{seen[0]}" and "{key}" disagree on whether this message is trained.',
+                code="invalid_weight",
+                field=f"{field}.{key}",
+            )
+
+
+def _extra(item: dict[str, Any], read: set[str], message: Message) -> None:
+    """Keep the keys of ``item`` not read (``reasoning_content`` ...) in ``message["extra"]``,
+    which brightingest stores in the message's ``extra``, rather than drop them."""
+    extra: dict[str, Any] = {}
+    own = item.get("extra")
+    if isinstance(own, dict):
+        extra.update((k, v) for k, v in own.items() if v is not None)
+    elif own is not None:
+        extra["extra"] = own
+    extra.update(
+        (k, v) for k, v in item.items() if k not in read and k != "extra" and v is not None
+    )
+    if extra:
+        message["extra"] = extra
 
 
 def _message(item: Any, field: str) -> Message:
@@ -240,9 +329,13 @@ def _message(item: Any, field: str) -> Message:
     if content is None and item.get("tool_calls"):
         content = ""
     message: Message = {"role": role, "content": _text(content, f"{field}.{content_key}")}
-    for key in ("name", "tool_calls", "tool_call_id", "weight"):
+    for key in ("name", "tool_calls", "tool_call_id"):
         if item.get(key) is not None:
             message[key] = item[key]
+    _flag(item, message, field)
+    read = {role_key, content_key, "name", "tool_calls", "tool_call_id", "training_detail"}
+    _extra(item, read | set(_FLAGS), message)
+    message[_AT] = field
     return message
 
 
@@ -258,14 +351,52 @@ def _messages(value: Any, field: str, string_role: str | None) -> list[Message]:
     raise MappingError(f"expected {wanted}, got {_kind(value)}.", code="wrong_type", field=field)
 
 
-def _untrained(messages: list[Message]) -> list[Message]:
-    """The prompt side: assistant turns get weight 0, nothing there is trained."""
+def _a(role: str) -> str:
+    """``"an assistant"``, ``"a user"``."""
+    return f"{'an' if role[:1] in 'aeio' else 'a'} {role}"
+
+
+def _public(message: Message) -> Message:
+    return {k: v for k, v in message.items() if k not in (_AT, _FLAG)}
+
+
+def _context(messages: list[Message]) -> list[Message]:
+    """The prompt side: nothing there is trained, so assistant turns get weight 0. A message
+    there that the row marks as trained (``"weight": 1``, ``"training": true``) is refused,
+    neither trained against the preference nor silently untrained."""
     out = []
     for message in messages:
-        message = {k: v for k, v in message.items() if k != "weight"}
+        if message.get("weight") == 1:
+            key, flag = message.get(_FLAG, ("weight", '"weight": 1'))
+            raise MappingError(
+                f"{flag} marks {_a(message['role'])} message of the prompt as trained, but the "
+                "prompt is context here: only the chosen answer is trained. Set it to 0 (false) "
+                "or leave it out.",
+                code="invalid_weight",
+                field=f"{message[_AT]}.{key}" if _AT in message else None,
+            )
+        message = {k: v for k, v in _public(message).items() if k != "weight"}
         if message["role"] == "assistant":
             message["weight"] = 0
         out.append(message)
+    return out
+
+
+def _answer(messages: list[Message]) -> list[Message]:
+    """The chosen side: assistant messages keep their weight (0 is honoured); a weight 1 on any
+    other message is refused (only assistant messages are trained), a 0 there dropped."""
+    out = []
+    for message in messages:
+        if message["role"] != "assistant":
+            if message.get("weight") == 1:
+                key, flag = message.get(_FLAG, ("weight", '"weight": 1'))
+                raise MappingError(
+                    f"{flag} on a {message['role']} message: only assistant messages are trained.",
+                    code="invalid_weight",
+                    field=f"{message[_AT]}.{key}" if _AT in message else None,
+                )
+            message = {k: v for k, v in message.items() if k != "weight"}
+        out.append(_public(message))
     return out
 
 
@@ -286,25 +417,165 @@ def _overlap(prompt: list[Message], chosen: list[Message]) -> int:
     return 0
 
 
+def _find(prompt: list[Message], conversation: list[Message]) -> int | None:
+    """Where the whole ``prompt`` first appears in ``conversation``, if it does."""
+    n = len(prompt)
+    for i in range(len(conversation) - n + 1):
+        if all(_same(p, c) for p, c in zip(prompt, conversation[i : i + n], strict=True)):
+            return i
+    return None
+
+
+def _shared(a: list[Message], b: list[Message]) -> int:
+    """How many messages ``a`` and ``b`` share from the start."""
+    n = 0
+    while n < min(len(a), len(b)) and _same(a[n], b[n]):
+        n += 1
+    return n
+
+
+def _join(prompt: list[Message], side: list[Message], field: str) -> tuple[list[Message], int]:
+    """The conversation a row's prompt and its ``chosen`` (or ``rejected``) make, and how many
+    of its messages are the prompt's.
+
+    ``side`` is either what follows the prompt (a reply), or a whole conversation that holds
+    the prompt word for word (up to surrounding whitespace): at its start (ultrafeedback, where
+    the prompt's leading messages, a system one, may be left out), or further in (distilabel's
+    Capybara rows: ``prompt`` is the first user message, ``chosen`` the whole conversation after
+    a system message). A ``side`` starting with a user message right after the prompt's user
+    message that it does not repeat word for word is refused: it may be the prompt, re-worded,
+    or a second question, and either guess would train something wrong.
+    """
+    k = _overlap(prompt, side)
+    if k:
+        return prompt + side[k:], len(prompt)
+    if side and side[0]["role"] != "assistant":
+        at = _find(prompt, side)
+        if at is not None:
+            return side, at + len(prompt)
+        first = side[0]
+        if prompt[-1]["role"] == "user" and first["role"] in ("user", "system", "developer"):
+            what = (
+                f"the user message {_quote(first['content'], 40)}"
+                if first["role"] == "user"
+                else f"a {first['role']} message"
+            )
+            raise MappingError(
+                f'"{field}" starts with {what} right after the prompt\'s user message '
+                f"{_quote(prompt[-1]['content'], 40)}, and does not repeat the prompt word for "
+                "word: cannot tell whether it is the prompt again (re-worded) or a conversation "
+                f'that goes on from it. Make "{field}" repeat the prompt exactly, or hold only '
+                "what follows it.",
+                code="unsupported_format",
+                field=first.get(_AT, field),
+            )
+    return prompt + side, len(prompt)
+
+
+def _check_answer(answer: list[Message], after: str) -> None:
+    """What ``chosen`` adds to the prompt (and to what it shares with ``rejected``) is the answer
+    trained: it must hold a trained assistant message, end with one (a conversation ends with
+    the answer trained), and hold no user message after its first reply (then which reply the
+    preference is about cannot be told)."""
+    for message in answer:
+        if message["role"] in ("system", "developer"):
+            raise MappingError(
+                f"a {message['role']} message in the chosen answer, after the conversation "
+                "started.",
+                code="system_not_first",
+                field=f"{message[_AT]}.role" if _AT in message else "chosen",
+            )
+    if not any(m["role"] == "assistant" and m.get("weight") != 0 for m in answer):
+        raise MappingError(
+            f"no assistant message in chosen after {after}: nothing to train on.",
+            code="no_trainable_assistant",
+            field="chosen",
+        )
+    last = answer[-1]
+    if last["role"] != "assistant":
+        raise MappingError(
+            f"chosen ends with a {last['role']} message after its answer: a conversation must "
+            "end with the answer trained. Drop the messages after the answer.",
+            code="no_trainable_assistant",
+            field=last.get(_AT, "chosen"),
+        )
+    replied = False
+    for message in answer:
+        if message["role"] == "assistant":
+            replied = True
+        elif message["role"] == "user" and replied:
+            raise MappingError(
+                f"chosen goes on after its answer with a user message "
+                f"({_quote(message['content'], 40)}) that rejected does not share: cannot tell "
+                "which answer the preference is about. Put the conversation before the last "
+                'answer in the prompt, or in both "chosen" and "rejected".',
+                code="unsupported_format",
+                field=message.get(_AT, "chosen"),
+            )
+
+
 # -- Anthropic HH-RLHF transcripts --------------------------------------------------------------
 
 
-def _is_hh(text: Any) -> bool:
+def _hh_start(text: str) -> tuple[tuple[str, str], str] | None:
+    """(the transcript's marker words, the role of its first turn) for a text that starts (after
+    blank space) with a turn marker: ``Human:``, ``human:``, ``HUMAN:`` or their assistant's."""
+    match = _HH_START.match(text)
+    if match is None:
+        return None
+    word = match.group(1)
+    for style in _HH_STYLES:
+        if word in style:
+            return style, "user" if word == style[0] else "assistant"
+    return None
+
+
+def _is_hh(text: Any) -> tuple[str, str] | None:
+    """The marker words of a whole transcript: a text starting with a ``Human:`` turn and holding
+    a ``\\n\\nAssistant:`` one, both written alike (lines may end in ``\\r\\n``)."""
+    if not isinstance(text, str):
+        return None
+    start = _hh_start(text)
+    if start is None or start[1] != "user":
+        return None
+    style = start[0]
+    return style if re.search(rf"(?:\r?\n){{2}}{style[1]}:", text) else None
+
+
+def _hh_malformed(text: Any) -> str | None:
+    """Why ``text``, which has a ``Human:`` turn and then an ``Assistant:`` one (in any case), is
+    not a transcript that can be split: text before its first ``Human:``, or markers written
+    unlike. ``None`` for a well-formed transcript, or a text without both markers."""
+    if not isinstance(text, str) or _is_hh(text):
+        return None
+    marks = list(_HH_ANY.finditer(text))
+    human = next((m for m in marks if m.group(1).lower() == "human"), None)
+    if human is None or not any(
+        m.group(1).lower() == "assistant" and m.start() > human.start() for m in marks
+    ):
+        return None
+    preamble = text[: human.start()].strip()
+    if preamble:
+        return (
+            f'text before its first "Human:" turn ({_quote(preamble, 40)}): cannot tell whether '
+            'it is a system prompt or part of the first turn. Move it to "system", or remove it.'
+        )
+    words = sorted({m.group(1) for m in marks})
     return (
-        isinstance(text, str)
-        and (text.startswith("\n\nHuman:") or text.startswith("Human:"))
-        and "\n\nAssistant:" in text
+        f"turn markers not written alike ({', '.join(w + ':' for w in words)}): cannot tell "
+        "where its turns start. Write them alike (Human:/Assistant:)."
     )
 
 
-def _hh_turns(text: str) -> list[Message]:
-    """``"\\n\\nHuman: a\\n\\nAssistant: b"`` -> user ``a``, assistant ``b``."""
-    if text.startswith("Human:"):
-        text = "\n\n" + text
-    pieces = _HH_TURN.split(text)
+def _hh_turns(text: str, style: tuple[str, str]) -> list[Message]:
+    """``"\\n\\nHuman: a\\n\\nAssistant: b"`` -> user ``a``, assistant ``b`` (one space after the
+    colon dropped; ``\\r\\n`` line ends inside a turn kept)."""
+    pattern = re.compile(rf"(?:\r?\n){{2}}({style[0]}|{style[1]}): ?")
+    pieces = pattern.split("\n\n" + text.lstrip())
     turns = []
-    for n, (speaker, content) in enumerate(zip(pieces[1::2], pieces[2::2], strict=True), 1):
-        turns.append({"role": _HH_ROLES[speaker], "content": content, "turn": (n, speaker)})
+    for n, (word, content) in enumerate(zip(pieces[1::2], pieces[2::2], strict=True), 1):
+        role = "user" if word == style[0] else "assistant"
+        turns.append({"role": role, "content": content, "turn": (n, word)})
     return turns
 
 
@@ -313,7 +584,7 @@ def _check_hh(turns: list[Message], field: str, *, last_may_be_empty: bool = Fal
         n, speaker = turn.pop("turn")
         if turn["content"].strip():
             continue
-        if last_may_be_empty and i == len(turns) - 1 and speaker == "Assistant":
+        if last_may_be_empty and i == len(turns) - 1 and turn["role"] == "assistant":
             continue
         raise MappingError(
             f'turn {n} ("{speaker}:") of the transcript is empty.',
@@ -322,18 +593,18 @@ def _check_hh(turns: list[Message], field: str, *, last_may_be_empty: bool = Fal
         )
 
 
-def _hh_prompt(text: str) -> tuple[list[Message], bool]:
+def _hh_prompt(text: str, style: tuple[str, str]) -> tuple[list[Message], bool]:
     """A ``prompt`` transcript, and whether it ended in an empty ``Assistant:`` turn (the slot
     the chosen reply fills)."""
-    turns = _hh_turns(text)
+    turns = _hh_turns(text, style)
     _check_hh(turns, "prompt", last_may_be_empty=True)
     slot = bool(turns) and turns[-1]["role"] == "assistant" and not turns[-1]["content"].strip()
     return (turns[:-1] if slot else turns), slot
 
 
-def _hh_chosen(text: str) -> tuple[list[Message], list[Message]]:
+def _hh_chosen(text: str, style: tuple[str, str]) -> tuple[list[Message], list[Message]]:
     """A whole ``chosen`` transcript: (prompt turns, the final assistant turn)."""
-    turns = _hh_turns(text)
+    turns = _hh_turns(text, style)
     _check_hh(turns, "chosen")
     if turns[-1]["role"] != "assistant":
         raise MappingError(
@@ -342,6 +613,16 @@ def _hh_chosen(text: str) -> tuple[list[Message], list[Message]]:
             field="chosen",
         )
     return turns[:-1], turns[-1:]
+
+
+def _refuse_malformed_hh(value: Any, field: str) -> None:
+    reason = _hh_malformed(value)
+    if reason is not None:
+        raise MappingError(
+            f'"{field}" looks like an Anthropic HH-RLHF transcript, but has {reason}',
+            code="unsupported_format",
+            field=field,
+        )
 
 
 # -- the shapes -----------------------------------------------------------------------------------
@@ -456,9 +737,7 @@ def _implicit_messages(
             field="rejected",
         )
     rejected = _messages(rejected_value, "rejected", None)
-    shared = 0
-    while shared < min(len(chosen), len(rejected)) and _same(chosen[shared], rejected[shared]):
-        shared += 1
+    shared = _shared(chosen, rejected)
     if not any(m["role"] == "user" for m in chosen[:shared]):
         # as for strings: an answer to no question would be trained
         raise MappingError(
@@ -470,8 +749,80 @@ def _implicit_messages(
     return chosen[:shared], chosen[shared:]
 
 
+def _side(
+    value: Any,
+    field: str,
+    prompt: list[Message],
+    *,
+    slot: bool,
+    style: tuple[str, str] | None,
+) -> tuple[list[Message], bool]:
+    """``chosen`` (or ``rejected``) of a row with a prompt field, as messages; and whether it was
+    a text read as one assistant reply.
+
+    A transcript string is split into its turns where it goes on from an HH ``prompt`` (a
+    whole transcript from ``Human:``, or from ``Assistant:``), or where its first turns repeat
+    the prompt; any other string is the reply, text as it is (one space after an HH prompt's
+    ``Assistant:`` dropped).
+    """
+    if not isinstance(value, str):
+        return _messages(value, field, "assistant"), False
+    if style is not None:  # the prompt is an HH transcript
+        start = _hh_start(value)
+        if start is not None and start[0] != style:
+            raise MappingError(
+                f'"{field}" writes its turn markers unlike the prompt ({start[0][0]}: and '
+                f"{style[0]}:): cannot tell where its turns start. Write them alike.",
+                code="unsupported_format",
+                field=field,
+            )
+        if start is not None:
+            turns = _hh_turns(value, style)
+            _check_hh(turns, field)
+            return turns, False
+        _refuse_malformed_hh(value, field)
+        return [{"role": "assistant", "content": value.removeprefix(" ") if slot else value}], True
+    style = _is_hh(value)
+    if style is not None:
+        turns = _hh_turns(value, style)
+        if _overlap(prompt, turns) or _find(prompt, turns) is not None:
+            _check_hh(turns, field)
+            return turns, False
+    return [{"role": "assistant", "content": value}], True
+
+
+def _starts_with_whole(text: str, prompt: str) -> bool:
+    """``text`` starts with the whole ``prompt`` text, then a space or nothing."""
+    shown, text = prompt.strip(), text.lstrip()
+    return (
+        bool(shown)
+        and text.startswith(shown)
+        and (len(text) == len(shown) or text[len(shown)].isspace())
+    )
+
+
+def _refuse_repeated_prompt(prompt: str, chosen: str, rejected: Any) -> None:
+    """A ``chosen`` text that is the prompt text, or that starts with it (then a space) as a
+    ``rejected`` text does too, holds the prompt and its answer in one text: read as a reply it
+    would train the prompt. A ``chosen`` alone starting with it is an answer that echoes the
+    question (``"Hi"``: ``"Hi there!"``), and is kept."""
+    shown = prompt.strip()
+    if not _starts_with_whole(chosen, prompt):
+        return
+    both = isinstance(rejected, str) and _starts_with_whole(rejected, prompt)
+    if chosen.strip() == shown or both:
+        raise MappingError(
+            f'"chosen" starts with the whole prompt ({_quote(shown, 40)}): cannot tell whether it '
+            "is the prompt and its answer in one text, or an answer that repeats the question. "
+            'If "chosen" and "rejected" are whole texts, prompt included, leave "prompt" out: '
+            "the words they share are then the prompt (TRL's implicit prompt).",
+            code="unsupported_format",
+            field="chosen",
+        )
+
+
 def _split(row: dict[str, Any]) -> tuple[list[Message], list[Message], str]:
-    """(prompt messages, chosen messages after the prompt, where the prompt came from)."""
+    """(the prompt side, the chosen answer after it, where the prompt came from)."""
     sources = [k for k in _PROMPT_FIELDS if row.get(k) is not None]
     if len(sources) > 1:
         named = " and ".join(f'"{k}"' for k in sources)
@@ -493,15 +844,17 @@ def _split(row: dict[str, Any]) -> tuple[list[Message], list[Message], str]:
             )
 
     if source is None:  # the prompt is implicit: in chosen, shared with rejected
-        if _is_hh(chosen_value):
+        transcript = _is_hh(chosen_value)
+        if transcript is not None:
             if not isinstance(rejected_value, str):
                 raise MappingError(
                     f'expected a transcript string like "chosen", got {_kind(rejected_value)}.',
                     code="wrong_type",
                     field="rejected",
                 )
-            return (*_hh_chosen(chosen_value), "chosen")
+            return (*_hh_chosen(chosen_value, transcript), "chosen")
         if isinstance(chosen_value, str):
+            _refuse_malformed_hh(chosen_value, "chosen")
             return (*_implicit_text(chosen_value, rejected_value), "chosen")
         if isinstance(chosen_value, dict):
             raise MappingError(
@@ -521,6 +874,7 @@ def _split(row: dict[str, Any]) -> tuple[list[Message], list[Message], str]:
         )
     value = row[source]
     slot = False
+    style: tuple[str, str] | None = None
     if source == "instruction":
         prompt = _alpaca_prompt(row)
     elif source == "conversations":
@@ -531,28 +885,47 @@ def _split(row: dict[str, Any]) -> tuple[list[Message], list[Message], str]:
                 field="conversations",
             )
         prompt = _messages(value, "conversations", None)
-    elif _is_hh(value):
-        prompt, slot = _hh_prompt(value)
     else:
-        prompt = _messages(value, "prompt", "user")
+        start = _hh_start(value) if isinstance(value, str) else None
+        if start is not None and start[1] == "user":
+            style = start[0]
+            prompt, slot = _hh_prompt(value, style)
+        else:
+            _refuse_malformed_hh(value, "prompt")
+            prompt = _messages(value, "prompt", "user")
     if not prompt or not any(m["content"].strip() or m.get("tool_calls") for m in prompt):
         code = "empty_content" if isinstance(value, str) else "empty_conversation"
         raise MappingError("the prompt is empty.", code=code, field=source)
 
-    if slot and _is_hh(chosen_value):
-        chosen = _hh_turns(chosen_value)
-        _check_hh(chosen, "chosen")
-    elif slot and isinstance(chosen_value, str):  # the reply to "...\n\nAssistant:"
-        chosen = [{"role": "assistant", "content": chosen_value.removeprefix(" ")}]
-    else:
-        chosen = _messages(chosen_value, "chosen", "assistant")
+    chosen, text = _side(chosen_value, "chosen", prompt, slot=slot, style=style)
     if isinstance(chosen_value, dict) and chosen[0]["role"] != "assistant":
         raise MappingError(
             f'the chosen reply is a "{chosen[0]["role"]}" message, not an assistant\'s.',
             code="no_trainable_assistant",
             field="chosen",
         )
-    return prompt, chosen[_overlap(prompt, chosen) :], source
+    if not any(m["role"] == "assistant" and m.get("weight") != 0 for m in chosen):
+        raise MappingError(
+            "no assistant message in chosen after the prompt: nothing to train on.",
+            code="no_trainable_assistant",
+            field="chosen",
+        )
+    if text and not slot and source in ("prompt", "instruction") and prompt[-1]["role"] == "user":
+        _refuse_repeated_prompt(prompt[-1]["content"], chosen[0]["content"], rejected_value)
+    conversation, end = _join(prompt, chosen, "chosen")
+    rejected, _ = _side(rejected_value, "rejected", prompt, slot=slot, style=style)
+    shared = _shared(conversation, _join(prompt, rejected, "rejected")[0])
+    if shared >= len(conversation):
+        raise MappingError(
+            '"chosen" adds nothing to what it shares with "rejected": the row states no '
+            "preference, and has no answer of its own to train on.",
+            code="no_trainable_assistant",
+            field="chosen",
+        )
+    # What chosen shares with rejected is context too (Capybara: the whole conversation but
+    # its last answer): the preference says nothing about it.
+    end = max(end, shared)
+    return conversation[:end], conversation[end:], source
 
 
 # -- OpenAI / Together / Fireworks DPO ----------------------------------------------------------
@@ -600,7 +973,8 @@ def _tool_calls(value: Any, field: str) -> list[dict[str, Any]]:
 def _openai_message(item: Any, field: str) -> Message:
     """One OpenAI ``{role, content, name?, tool_calls?, tool_call_id?, weight?}`` message, checked
     so that a refusal names the row's field (``input.messages[1].content``), not the index of
-    the message in the mapped conversation."""
+    the message in the mapped conversation. Its training flag (``weight``, or axolotl's
+    ``training``/``train``) is read; any other key is kept in the message's ``extra``."""
     if not isinstance(item, dict):
         raise MappingError(
             f"expected a message {{role, content}}, got {_kind(item)}.",
@@ -655,15 +1029,12 @@ def _openai_message(item: Any, field: str) -> Message:
                 f"expected a string, got {_kind(name)}.", code="wrong_type", field=f"{field}.name"
             )
         message["name"] = name
-    weight = item.get("weight")
-    if weight is not None:
-        if isinstance(weight, bool) or weight not in (0, 1):
-            raise MappingError(
-                f"weight must be 0 or 1, got {weight!r}.",
-                code="invalid_weight",
-                field=f"{field}.weight",
-            )
-        message["weight"] = weight
+    _flag(item, message, field)
+    read = {"role", "content", "tool_calls", "name", "training_detail", *_FLAGS}
+    if role == "tool":
+        read.add("tool_call_id")
+    _extra(item, read, message)
+    message[_AT] = field
     return message
 
 
@@ -815,7 +1186,7 @@ def _map_dpo(row: dict[str, Any]) -> dict[str, Any]:
             )
         metadata["parallel_tool_calls"] = parallel
     return {
-        "messages": system + _untrained(prompt) + answer,
+        "messages": system + _context(prompt) + _answer(answer),
         "id": _record_id(row),
         "tools": tools,
         "metadata": metadata,
@@ -891,16 +1262,10 @@ def map_record(row: dict[str, Any]) -> dict[str, Any] | None:
                 field=key,
             )
     system = _system(row)
-    prompt, answer, source = _split(row)
-    if prompt and prompt[0]["role"] == "system":  # as in LLaMA-Factory and the sharegpt format
+    context, answer, source = _split(row)
+    if context and context[0]["role"] == "system":  # as in LLaMA-Factory and the sharegpt format
         system = []
-    if not any(m["role"] == "assistant" and m.get("weight") != 0 for m in answer):
-        where = "the prompt" if source != "chosen" else 'what it shares with "rejected"'
-        raise MappingError(
-            f"no assistant message in chosen after {where}: nothing to train on.",
-            code="no_trainable_assistant",
-            field="chosen",
-        )
+    _check_answer(answer, "the prompt" if source != "chosen" else 'what it shares with "rejected"')
     record_id = _record_id(row)
     tools = _json_text_list(row.get("tools"))
     if tools is not None and not (
@@ -909,7 +1274,7 @@ def map_record(row: dict[str, Any]) -> dict[str, Any] | None:
         raise MappingError("expected a list of tool objects.", code="wrong_type", field="tools")
     metadata = {k: v for k, v in row.items() if k not in _READ}
     return {
-        "messages": system + _untrained(prompt) + answer,
+        "messages": system + _context(context) + _answer(answer),
         "id": record_id,
         "tools": tools,
         "metadata": metadata,
@@ -918,7 +1283,7 @@ def map_record(row: dict[str, Any]) -> dict[str, Any] | None:
 
 SPEC = FormatSpec(
     name="trl-preference",
-    version="3",
+    version="4",
     description="preference data (TRL, LLaMA-Factory, UltraFeedback, HH-RLHF, OpenAI DPO) as the "
     "chosen conversation",
     detect=detect,
