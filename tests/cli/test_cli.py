@@ -381,7 +381,7 @@ def test_validate_thresholds(cli: Runner) -> None:
 @needs_core
 def test_zero_rows_exit_1_with_the_report(cli: Runner, tmp_path: Path) -> None:
     data = tmp_path / "export.jsonl"
-    data.write_text('{"question": "a", "answer": "b"}\n{"question": "c", "answer": "d"}\n')
+    data.write_text('{"ask": "a", "reply": "b"}\n{"ask": "c", "reply": "d"}\n')
     result = cli("inspect", data, "--json")
     assert result.rc == 1
     doc = result.json
