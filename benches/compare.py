@@ -30,6 +30,7 @@ import importlib
 import json
 import os
 import platform
+import shlex
 import resource
 import statistics
 import subprocess
@@ -641,7 +642,7 @@ def public_command(argv: Sequence[str]) -> str:
             skip = True
         elif not arg.startswith(tuple(f"{p}=" for p in _PLUMBING)):
             kept.append(arg)
-    return " ".join(["python -m benches.compare", *kept])
+    return shlex.join(["python", "-m", "benches.compare", *kept])
 
 
 def load_results(path: Path) -> tuple[list[Measurement], list[str], dict[str, Any]]:
@@ -653,7 +654,7 @@ def load_results(path: Path) -> tuple[list[Measurement], list[str], dict[str, An
         fields["run"] = Run(**fields["run"])
         fields["times"] = tuple(fields["times"])
         results.append(Measurement(**fields))
-    commands = [public_command(c.split()[3:]) for c in raw.get("commands", [])]
+    commands = [public_command(shlex.split(c)[3:]) for c in raw.get("commands", [])]
     return results, commands, dict(raw.get("machine", {}))
 
 
@@ -751,7 +752,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = list(earlier_commands)
     if runs:
         commands.append(public_command(argv))
-    results = earlier + results
+    # A run measured again (same contender, file and threads) replaces the earlier one.
+    remeasured = {m.run for m in results}
+    results = [m for m in earlier if m.run not in remeasured] + results
     args.out.write_text(render_markdown(results, mach, commands), encoding="utf-8")
     render_chart(results, args.chart)
     if args.json:

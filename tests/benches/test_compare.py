@@ -166,3 +166,22 @@ def test_child_warmup_pays_lazy_imports_before_the_clock(
     assert "pandas" in _late_imports("brightingest read", path, None)
     assert _late_imports("brightingest read", path, warmup) == []
     assert _late_imports("pyarrow", path, warmup) == []
+
+
+def test_a_run_measured_again_replaces_the_earlier_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("matplotlib")
+    monkeypatch.setenv("BRIGHTINGEST_BENCH_DATA", str(tmp_path / "data"))
+    out, chart = tmp_path / "R.md", tmp_path / "r.png"
+    first, second = tmp_path / "1.json", tmp_path / "2.json"
+    argv = ["--sizes", "120KB", "--formats", "openai", "--compressions", "plain", "--reps", "1"]
+    argv += ["--out", str(out), "--chart", str(chart)]
+    assert compare.main([*argv, "--only", "json-loop,ceiling", "--json", str(first)]) == 0
+    again = [*argv, "--only", "json-loop", "--merge", str(first), "--json", str(second)]
+    assert compare.main(again) == 0
+    runs = [(r["run"]["contender"], r["times"]) for r in json.loads(second.read_text())["results"]]
+    assert [name for name, _ in runs] == ["ceiling", "json-loop"]
+    kept = json.loads(first.read_text())["results"]
+    assert runs[0][1] == next(r["times"] for r in kept if r["run"]["contender"] == "ceiling")
+    assert out.read_text().count("| json-loop |") == 1
