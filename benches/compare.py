@@ -30,8 +30,8 @@ import importlib
 import json
 import os
 import platform
-import shlex
 import resource
+import shlex
 import statistics
 import subprocess
 import sys

@@ -381,9 +381,12 @@ class LeftOut:
     metadata_keys: list[str] = field(default_factory=list)
 
     REASON = "a tool message answers no call (OpenAI's format needs its tool_call_id)"
-    #: A tool message whose ``tool_call_id`` is not the id of a call made before it: OpenAI
-    #: refuses a tool message that is not "a response to a preceding message with tool_calls".
-    REASON_UNKNOWN_ID = "a tool message answers a call id that no earlier assistant message made"
+    #: A tool message whose ``tool_call_id`` is not the id of a call of the assistant message
+    #: right before its run of tool messages (or answers it twice): OpenAI refuses a tool
+    #: message that is not "a response to a preceding message with tool_calls".
+    REASON_UNKNOWN_ID = (
+        "a tool message does not answer a call of the assistant message right before it"
+    )
     #: A call that the tool messages right after it do not answer, while the conversation goes
     #: on: OpenAI refuses "an assistant message with 'tool_calls' [not] followed by tool
     #: messages responding to each 'tool_call_id'". Calls in the last message are the trained
@@ -554,27 +557,25 @@ def _call_ids(calls: Any) -> list[str]:
 
 def sequence_problem(messages: list[dict[str, Any]]) -> str | None:
     """Why OpenAI's format cannot hold this sequence of tool calls and results (one of
-    :class:`LeftOut`'s reasons), or ``None``: every tool message answers, by
-    ``tool_call_id``, a call made before it, and every call is answered by the tool messages
-    right after its message, unless that message is the last one."""
-    made: set[str] = set()
-    pending: list[str] = []
+    :class:`LeftOut`'s reasons), or ``None``: every tool message answers, by ``tool_call_id``
+    and once, a call of the assistant message right before its run of tool messages, and every
+    call is answered in that run, unless its message is the last one."""
+    pending: list[str] = []  # the calls the current run of tool messages may still answer
     for i, message in enumerate(messages):
         role = message.get("role")
         if role != "tool" and pending:
             return LeftOut.REASON_UNANSWERED_CALL
         if role == "assistant":
             ids = _call_ids(message.get("tool_calls"))
-            made.update(ids)
             if i + 1 < len(messages):
                 pending = ids
         elif role == "tool":
             answered = message.get("tool_call_id")
             if answered is None:
                 return LeftOut.REASON
-            if answered not in made:
+            if answered not in pending:
                 return LeftOut.REASON_UNKNOWN_ID
-            pending = [x for x in pending if x != answered]
+            pending.remove(answered)
     return LeftOut.REASON_UNANSWERED_CALL if pending else None
 
 

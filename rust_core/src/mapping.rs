@@ -780,7 +780,11 @@ impl FormatSet {
                         }
                         // What no part of the mapping read (`reasoning_content`, a second
                         // content key ...) is kept, not dropped.
-                        let extra = if bare { None } else { leftover_keys(&obj) };
+                        let extra = if bare {
+                            None
+                        } else {
+                            leftover_keys(&obj, src, &f.name)?
+                        };
                         msgs.push(Msg {
                             role,
                             content,
@@ -1251,12 +1255,42 @@ fn opt_str<'a>(
 /// The keys of a message item that the mapping did not read (taken keys are left null), as a
 /// JSON object text in the item's order, or `None` when there are none. A key whose value is
 /// null says nothing and is not kept.
-fn leftover_keys(obj: &[(Cow<'_, str>, Json<'_>)]) -> Option<String> {
+///
+/// A left-over key that says what is trained or which call a message makes or answers
+/// (`weight`, `training`, `train`, `tool_calls`, `tool_call_id`) is refused: this format does
+/// not read it, and keeping it aside would train the message as if it were not there.
+fn leftover_keys(
+    obj: &[(Cow<'_, str>, Json<'_>)],
+    src: Src<'_>,
+    format: &str,
+) -> Result<Option<String>, LineIssue> {
+    const UNHONOURED: [&str; 5] = ["weight", "training", "train", "tool_calls", "tool_call_id"];
     let mut left = obj
         .iter()
         .filter(|(_, v)| !matches!(v, Json::Null))
         .peekable();
-    left.peek()?;
+    if left.peek().is_none() {
+        return Ok(None);
+    }
+    if let Some((k, _)) = obj
+        .iter()
+        .find(|(k, v)| !matches!(v, Json::Null) && UNHONOURED.contains(&k.as_ref()))
+    {
+        let what = if k.starts_with("tool") {
+            "the tool call it makes or answers would be lost"
+        } else {
+            "the message would be trained as if it were not there"
+        };
+        return Err(LineIssue::new(
+            Category::WrongType,
+            format!(
+                "the {format} format does not read {} on a message: {what}",
+                quote(k, 40)
+            ),
+        )
+        .with_field(src.sub(k))
+        .with_hint("convert the rows to a format that has it (openai), or remove the key"));
+    }
     let mut out = String::from("{");
     for (i, (k, v)) in left.enumerate() {
         if i > 0 {
@@ -1267,7 +1301,7 @@ fn leftover_keys(obj: &[(Cow<'_, str>, Json<'_>)]) -> Option<String> {
         out.push_str(&v.to_json());
     }
     out.push('}');
-    Some(out)
+    Ok(Some(out))
 }
 
 /// Append `s` as a JSON string literal (keys are short; escapes are rare).

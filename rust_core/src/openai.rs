@@ -226,7 +226,9 @@ pub fn write_batch(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<usize, Open
 pub enum Unanswered {
     /// A tool message without `tool_call_id`.
     NoId = 0,
-    /// A tool message whose id no earlier assistant message's call has.
+    /// A tool message that does not answer, by its id, a call of the assistant message right
+    /// before its run of tool messages (OpenAI: "messages with role 'tool' must be a response
+    /// to a preceding message with 'tool_calls'"), or answers it a second time.
     UnknownId = 1,
     /// An assistant message's call that the tool messages right after it do not answer, while
     /// the conversation goes on (OpenAI: "an assistant message with 'tool_calls' must be
@@ -253,7 +255,6 @@ pub fn unanswered_tools(batch: &RecordBatch) -> Result<Vec<(usize, Unanswered)>,
     let offsets = m.list.value_offsets();
     let role = |i: usize| m.role.is_valid(i).then(|| m.role.value(i));
     let mut out = Vec::new();
-    let mut made: Vec<String> = Vec::new();
     let mut pending: Vec<String> = Vec::new();
     for row in 0..batch.num_rows() {
         if m.list.is_null(row) {
@@ -264,8 +265,9 @@ pub fn unanswered_tools(batch: &RecordBatch) -> Result<Vec<(usize, Unanswered)>,
         if !(start..end).any(|i| role(i) == Some("tool") || calls(i).is_some()) {
             continue;
         }
-        made.clear();
         pending.clear();
+        // The ids of the calls of the assistant message the current run of tool messages
+        // follows (none outside such a run): a tool message answers one of those, once.
         let mut reason = None;
         for i in start..end {
             let r = role(i);
@@ -276,7 +278,6 @@ pub fn unanswered_tools(batch: &RecordBatch) -> Result<Vec<(usize, Unanswered)>,
             match r {
                 Some("assistant") => {
                     let ids = call_ids(calls(i));
-                    made.extend(ids.iter().cloned());
                     if i + 1 < end {
                         pending = ids;
                     }
@@ -286,11 +287,15 @@ pub fn unanswered_tools(batch: &RecordBatch) -> Result<Vec<(usize, Unanswered)>,
                         reason = Some(Unanswered::NoId);
                         break;
                     }
-                    Some(id) if !made.iter().any(|x| x == id) => {
-                        reason = Some(Unanswered::UnknownId);
-                        break;
-                    }
-                    Some(id) => pending.retain(|x| x != id),
+                    Some(id) => match pending.iter().position(|x| x == id) {
+                        Some(at) => {
+                            pending.remove(at);
+                        }
+                        None => {
+                            reason = Some(Unanswered::UnknownId);
+                            break;
+                        }
+                    },
                 },
                 _ => {}
             }

@@ -361,3 +361,17 @@ fn an_overridden_top_level_system_is_kept_in_metadata() {
         Some(r#"{"k":1,"system":"top"}"#)
     );
 }
+
+#[test]
+fn keys_that_decide_training_or_calls_are_refused_where_a_format_does_not_read_them() {
+    // sharegpt reads weights but not OpenAI-style tool calls on a turn
+    let calls = r#"{"conversations": [{"from": "human", "value": "rm?"}, {"from": "gpt", "value": "Sure.", "tool_calls": [{"id": "c1"}]}]}"#;
+    let (category, field, message) = one_issue(calls, &[SHAREGPT]);
+    assert_eq!(category, Category::WrongType);
+    assert_eq!(field.as_deref(), Some("conversations[1].tool_calls"));
+    assert!(message.contains("does not read \"tool_calls\""), "{message}");
+    // a null one says nothing; a read weight is not left over
+    let fine = r#"{"messages": [{"role": "user", "content": "q", "tool_calls": null}, {"role": "assistant", "content": "a", "weight": 1}]}"#;
+    let (_, r) = read(format!("{fine}\n").as_bytes(), Some(&[OPENAI]), opts(1, 1 << 20));
+    assert_eq!(r.rows_kept, 1, "{:?}", r.examples);
+}

@@ -397,6 +397,30 @@ def test_a_tool_message_must_answer_a_call_made_before_it(
             msg("assistant", "", tool_calls=calls("c1", "c2")),
             msg("tool", "r1", tool_call_id="c1"),
         ],
+        # a tool message answers the call right before its run, not any earlier one, and once
+        [
+            msg("user", "q"),
+            msg("assistant", "", tool_calls=calls("c1")),
+            msg("tool", "r1", tool_call_id="c1"),
+            msg("user", "again?"),
+            msg("tool", "r1", tool_call_id="c1"),
+            msg("assistant", "a"),
+        ],
+        [
+            msg("user", "q"),
+            msg("assistant", "", tool_calls=calls("c1")),
+            msg("tool", "r1", tool_call_id="c1"),
+            msg("tool", "r1", tool_call_id="c1"),
+            msg("assistant", "a"),
+        ],
+        # answers in another order than the calls are fine
+        [
+            msg("user", "q"),
+            msg("assistant", "", tool_calls=calls("c1", "c2")),
+            msg("tool", "r2", tool_call_id="c2"),
+            msg("tool", "r1", tool_call_id="c1"),
+            msg("assistant", "a"),
+        ],
     ]
     n = len(rows)
     table = pa.table(
@@ -423,13 +447,16 @@ def test_a_tool_message_must_answer_a_call_made_before_it(
         (6, unanswered),
         (7, unanswered),
         (8, unanswered),
+        (9, unknown),
+        (10, unknown),
     ]
     left_out = writers.LeftOut()
     out = tmp_path / "out.jsonl"
-    assert write_openai(table, out, left_out=left_out) == 3
+    assert write_openai(table, out, left_out=left_out) == 4
     assert [e["line"] for e in left_out.examples] == [2, 3, 5, 7, 8]
+    assert left_out.rows == 8
     assert left_out.summary() == (
-        f"6 rows left out: {unknown}; {no_id}; {unanswered}, e.g. f.jsonl:2, f.jsonl:3, f.jsonl:5"
+        f"8 rows left out: {unknown}; {no_id}; {unanswered}, e.g. f.jsonl:2, f.jsonl:3, f.jsonl:5"
     )
     # What the writer leaves out, the validator refuses, for the same reason.
     for i, reason in native:

@@ -395,3 +395,24 @@ def test_gemini_thought_parts_are_refused(write_jsonl) -> None:
     (example,) = info.value.report.examples
     assert example["field"] == "contents[1].parts[0].thought"
     assert example["category"] == "wrong_type"
+
+
+@pytest.mark.parametrize(
+    ("row", "fmt", "user", "system"),
+    [
+        ({"question": "q", "response": "r", "context": "P"}, "openorca", "q\n\nP", None),
+        ({"instruction": "i", "response": "r", "input": "I"}, "dolly", "i\n\nI", None),
+        ({"question": "q", "answer": "a", "input": "I"}, "question-answer", "q\n\nI", None),
+        ({"question": "q", "answer": "a", "system_prompt": "S"}, "question-answer", "q", "S"),
+    ],
+)
+def test_passages_and_system_prompts_beside_a_question_are_not_left_in_metadata(
+    write_jsonl, row: dict[str, Any], fmt: str, user: str, system: str | None
+) -> None:
+    """An answer drawn from a passage is never trained without it."""
+    ds = bi.load(write_jsonl([row]))
+    assert ds.format == fmt
+    messages = ds.table.column("messages")[0].as_py()
+    assert [m["content"] for m in messages if m["role"] == "user"] == [user]
+    assert [m["content"] for m in messages if m["role"] == "system"] == ([system] if system else [])
+    assert ds.table.column("metadata")[0].as_py() is None

@@ -165,10 +165,18 @@ def test_unmapped_message_keys_reach_the_template(tokenizer: Any) -> None:
         "{{ m.content }}<|im_end|>\n{% endfor %}"
         "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
     )
-    think = json.dumps({"reasoning_content": "two two", "role": "ignored"})
+    # Keys named like message fields (kept aside by a format that does not read them) never
+    # reach the template as if they were those fields.
+    think = json.dumps(
+        {"reasoning_content": "two two", "role": "ignored", "tool_calls": [{"id": "x"}]}
+    )
     conv = [msg("user", "hi"), msg("assistant", "four", extra=think)]
     batch, report = tokenize(tok, chat_table([conv]), truncation="truncate")
     assert trained_spans(tok, batch, 0) == ["<think>two two</think>four<|im_end|>"]
+    from brightingest.train.tokenize import _template_messages
+
+    rendered, _ = _template_messages(conv)
+    assert rendered[1] == {"role": "assistant", "content": "four", "reasoning_content": "two two"}
     assert tok.decode(batch.column("input_ids")[0].as_py()).startswith("<|im_start|>user\nhi")
     assert report.dropped == {}
 

@@ -3,7 +3,8 @@
 The instruction-response shape of Databricks' ``databricks-dolly-15k`` and of the many datasets
 built like it (Magpie's ``instruction``/``response`` rows, for one). ``context`` (a reference
 passage, empty for most rows) is joined to the instruction (blank line between) as the user
-message, so that an answer drawn from the passage is never trained without it; ``response`` is
+message, so that an answer drawn from the passage is never trained without it (an Alpaca-style
+``input`` beside it is joined too, after it); ``response`` is
 the trained assistant message; ``system`` (optional) comes first; ``id`` is the ``id`` column;
 ``category`` and every other field are kept in ``metadata``.
 """
@@ -22,13 +23,14 @@ SPEC = FormatSpec(
     version="1",
     description="Dolly / instruction-response: {instruction, context?, response}",
     detect=fields_score(
-        required=("instruction", "response"), optional=("context", "category", "system", "id")
+        required=("instruction", "response"),
+        optional=("context", "input", "category", "system", "id"),
     ),
     mapping=Mapping(
         signature=("instruction", "response"),
         parts=(
             Message("system", "system", optional=True),
-            Message("user", ("instruction", "context")),
+            Message("user", ("instruction", "context", "input")),
             Message("assistant", "response"),
         ),
         id="id",

@@ -435,6 +435,12 @@ def _group_key(metadata: Any, row_id: Any, row: int) -> str:
     return f"row:{row}"
 
 
+#: The fields of a normalized message (``brightingest.schema.MESSAGE_TYPE``).
+_MESSAGE_FIELDS = frozenset(
+    ("role", "content", "weight", "name", "tool_calls", "tool_call_id", "extra")
+)
+
+
 def _template_messages(raw: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[bool]]:
     """Turn normalized messages into template dicts and say which are trained on."""
     msgs: list[dict[str, Any]] = []
@@ -449,10 +455,12 @@ def _template_messages(raw: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
             msg["tool_calls"] = _tool_calls(m["tool_calls"])
         if m.get("extra"):
             # Keys the format did not map (reasoning_content ...): the template decides what
-            # it renders of them, as with message dicts given to apply_chat_template.
+            # it renders of them, as with message dicts given to apply_chat_template. Never one
+            # named like a field of the normalized message: those are checked where they are
+            # mapped, and one kept aside unchecked must not pass for it.
             extra = json.loads(m["extra"])
             if isinstance(extra, dict):
-                msg.update((k, v) for k, v in extra.items() if k not in msg)
+                msg.update((k, v) for k, v in extra.items() if k not in _MESSAGE_FIELDS)
         msgs.append(msg)
         trained.append(m["role"] == "assistant" and m.get("weight") != 0)
     return msgs, trained
