@@ -369,9 +369,16 @@ fn keys_that_decide_training_or_calls_are_refused_where_a_format_does_not_read_t
     let (category, field, message) = one_issue(calls, &[SHAREGPT]);
     assert_eq!(category, Category::WrongType);
     assert_eq!(field.as_deref(), Some("conversations[1].tool_calls"));
-    assert!(message.contains("does not read \"tool_calls\""), "{message}");
+    assert!(
+        message.contains("does not read \"tool_calls\""),
+        "{message}"
+    );
     // a null one says nothing; a read weight is not left over
     let fine = r#"{"messages": [{"role": "user", "content": "q", "tool_calls": null}, {"role": "assistant", "content": "a", "weight": 1}]}"#;
-    let (_, r) = read(format!("{fine}\n").as_bytes(), Some(&[OPENAI]), opts(1, 1 << 20));
+    let (_, r) = read(
+        format!("{fine}\n").as_bytes(),
+        Some(&[OPENAI]),
+        opts(1, 1 << 20),
+    );
     assert_eq!(r.rows_kept, 1, "{:?}", r.examples);
 }
