@@ -355,6 +355,7 @@ def _for_the_command_line(text: str) -> str:
     """Library hints name keyword arguments (``format="openai"``); say the flags instead."""
     text = re.sub(r'\bformat="([\w.-]+)"', r"--format \1", text)
     text = re.sub(r"\bdrop format=", "drop --format", text)
+    text = re.sub(r"\bformat=(?=[\s,.;)]|$)", "--format", text)
     return re.sub(r'\bpolicy="(\w+)"', r"--policy \1", text)
 
 
@@ -870,9 +871,14 @@ def _dist_text(d: dict[str, Any]) -> str:
     return " / ".join(f"{k} {_fmt(d.get(k))}" for k in ("min", "median", "mean", "max"))
 
 
+def _key_text(key: str) -> str:
+    """A key as is when it reads as a name, else JSON-quoted (an empty or spaced key shows)."""
+    return key if re.fullmatch(r"[\w.-]+", key) else json.dumps(key, ensure_ascii=False)
+
+
 def _extra_keys_text(keys: dict[str, int]) -> str:
     """``reasoning_content in 3 messages, ts in 1`` (the five most common)."""
-    shown = [f"{k} in {n:,}" for k, n in list(keys.items())[:5]]
+    shown = [f"{_key_text(k)} in {n:,}" for k, n in list(keys.items())[:5]]
     shown[0] += " messages" if list(keys.values())[0] != 1 else " message"
     more = f" and {len(keys) - 5} more" if len(keys) > 5 else ""
     return ", ".join(shown) + more

@@ -442,7 +442,10 @@ _REASONS = (LeftOut.REASON, LeftOut.REASON_UNKNOWN_ID, LeftOut.REASON_UNANSWERED
 
 def _count_unwritten_row_fields(batch: pa.RecordBatch, report: LeftOut) -> None:
     """Count the rows of ``batch`` with an ``id`` or ``metadata``, which the OpenAI writer does
-    not write (a boolean ``parallel_tool_calls`` aside); note the first rows' metadata keys."""
+    not write (a boolean ``parallel_tool_calls`` is written: a row whose metadata holds only
+    that is not counted); note the first rows' metadata keys."""
+    import pyarrow.compute as pc
+
     names = batch.schema.names
     if "id" in names:
         report.id_rows += batch.num_rows - batch.column("id").null_count
@@ -450,8 +453,21 @@ def _count_unwritten_row_fields(batch: pa.RecordBatch, report: LeftOut) -> None:
         return
     metadata = batch.column("metadata")
     with_metadata = batch.num_rows - metadata.null_count
+    if not with_metadata:
+        return
+    parallel = pc.fill_null(pc.match_substring(metadata, '"parallel_tool_calls"'), False)
+    for text in pc.filter(metadata, parallel).to_pylist():
+        try:
+            value = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and isinstance(value.get("parallel_tool_calls"), bool):
+            if len(value) == 1:
+                with_metadata -= 1  # all of it is written
+        elif "parallel_tool_calls" not in report.metadata_keys:
+            report.metadata_keys.append("parallel_tool_calls")  # not a boolean: not written
     report.metadata_rows += with_metadata
-    if with_metadata and len(report.metadata_keys) < 20:
+    if len(report.metadata_keys) < 20:
         seen = 0
         for text in metadata.to_pylist()[:200]:
             if text is None:
@@ -461,7 +477,8 @@ def _count_unwritten_row_fields(batch: pa.RecordBatch, report: LeftOut) -> None:
             except ValueError:
                 continue
             for key in value if isinstance(value, dict) else []:
-                if key != "parallel_tool_calls" and key not in report.metadata_keys:
+                written = key == "parallel_tool_calls" and isinstance(value[key], bool)
+                if not written and key not in report.metadata_keys:
                     report.metadata_keys.append(key)
             seen += 1
             if seen >= 50 or len(report.metadata_keys) >= 20:

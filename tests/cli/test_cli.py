@@ -804,3 +804,25 @@ def test_convert_to_openai_says_the_row_fields_it_cannot_write(cli: Runner, tmp_
     assert "--to parquet or --to arrow keeps them" in result.err
     parquet = cli("convert", SAMPLE, "-o", tmp_path / "all.parquet", "--json")
     assert "row_fields_not_written" not in parquet.json
+
+
+@needs_core
+def test_a_boolean_parallel_tool_calls_is_written_not_counted_as_lost(
+    cli: Runner, tmp_path: Path
+) -> None:
+    chat = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    rows = [
+        {"messages": chat, "parallel_tool_calls": False},  # written back: nothing lost
+        {"messages": chat, "parallel_tool_calls": "yes"},  # not a boolean: not written
+        {"messages": chat, "src": "x", "parallel_tool_calls": True},
+        {"messages": chat},
+    ]
+    src = tmp_path / "p.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    result = cli("convert", src, "-o", tmp_path / "out.jsonl", "--json")
+    assert result.rc == 0, result.err
+    fields = result.json["row_fields_not_written"]
+    assert fields["metadata_rows"] == 2
+    assert fields["metadata_keys"] == ["parallel_tool_calls", "src"]
+    written = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r.get("parallel_tool_calls") for r in written] == [False, None, True, None]
