@@ -739,6 +739,13 @@ def _message_extra(
         )
     for key, value in message.items():
         if key not in _MESSAGE_KEYS and key != "extra" and value is not None:
+            if key in kept and kept[key] != value:
+                return None, (
+                    "wrong_type",
+                    f"{json.dumps(key)} is given twice, in the message and in its extra, "
+                    "with different values.",
+                    f"{where}.{key}",
+                )
             kept[key] = value
     if not kept:
         return None, None

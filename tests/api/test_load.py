@@ -835,6 +835,19 @@ def test_slow_path_keeps_message_keys_it_does_not_know_in_extra(write_jsonl, pm)
     )
     bad_pm = get_plugin_manager(autoload=False)
     bad_pm.register(as_plugin(bad), name="xtra-bad")
+    twice = FormatSpec(
+        "xtra-twice",
+        "1",
+        detect=lambda r: 1.0,
+        map_record=lambda r: [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "a", "t": 1, "extra": {"t": 2}},
+        ],
+    )
+    bad_pm.register(as_plugin(twice), name="xtra-twice")
+    with pytest.raises(NoRowsError) as twice_info:
+        bi.load(write_jsonl([{"x": 1}]), pm=bad_pm, format="xtra-twice")
+    assert twice_info.value.report.to_dict()["examples"][0]["field"] == "messages[1].t"
     with pytest.raises(NoRowsError) as info:
         bi.load(write_jsonl([{"x": 1}]), pm=bad_pm, format="xtra-bad")
     example = info.value.report.to_dict()["examples"][0]
