@@ -104,8 +104,8 @@ pub fn lines(batches: &[RecordBatch]) -> Vec<u64> {
     out
 }
 
-/// (role, content, weight) per message per row.
-pub fn messages(batches: &[RecordBatch]) -> Vec<Vec<(String, String, Option<i8>)>> {
+/// The messages of each row, as one struct array per row.
+fn rows_of_messages(batches: &[RecordBatch]) -> Vec<StructArray> {
     let mut out = vec![];
     for b in batches {
         let list = b
@@ -116,40 +116,37 @@ pub fn messages(batches: &[RecordBatch]) -> Vec<Vec<(String, String, Option<i8>)
             .unwrap();
         for i in 0..list.len() {
             let v = list.value(i);
-            let s = v.as_any().downcast_ref::<StructArray>().unwrap();
-            let role = s
-                .column_by_name("role")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .unwrap();
-            let content = s
-                .column_by_name("content")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .unwrap();
-            let weight = s
-                .column_by_name("weight")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<Int8Array>()
-                .unwrap();
-            out.push(
-                (0..s.len())
-                    .map(|j| {
-                        let w = if weight.is_null(j) {
-                            None
-                        } else {
-                            Some(weight.value(j))
-                        };
-                        (role.value(j).to_string(), content.value(j).to_string(), w)
-                    })
-                    .collect(),
-            );
+            out.push(v.as_any().downcast_ref::<StructArray>().unwrap().clone());
         }
     }
     out
+}
+
+/// A field of the message struct, as its array type.
+fn field<'a, T: 'static>(s: &'a StructArray, name: &str) -> &'a T {
+    s.column_by_name(name)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<T>()
+        .unwrap()
+}
+
+/// (role, content, weight) per message per row.
+pub fn messages(batches: &[RecordBatch]) -> Vec<Vec<(String, String, Option<i8>)>> {
+    rows_of_messages(batches)
+        .iter()
+        .map(|s| {
+            let role = field::<StringArray>(s, "role");
+            let content = field::<StringArray>(s, "content");
+            let weight = field::<Int8Array>(s, "weight");
+            (0..s.len())
+                .map(|j| {
+                    let w = weight.is_valid(j).then(|| weight.value(j));
+                    (role.value(j).to_string(), content.value(j).to_string(), w)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 pub fn string_col(batches: &[RecordBatch], name: &str) -> Vec<Option<String>> {
@@ -172,29 +169,13 @@ pub fn count(r: &Report, c: Category) -> u64 {
 
 /// Per row, the message struct's string field `name` (e.g. `extra`), one entry per message.
 pub fn message_field(batches: &[RecordBatch], name: &str) -> Vec<Vec<Option<String>>> {
-    let mut out = vec![];
-    for b in batches {
-        let list = b
-            .column_by_name("messages")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<ListArray>()
-            .unwrap();
-        for i in 0..list.len() {
-            let v = list.value(i);
-            let s = v.as_any().downcast_ref::<StructArray>().unwrap();
-            let col = s
-                .column_by_name(name)
-                .unwrap()
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .unwrap();
-            out.push(
-                (0..col.len())
-                    .map(|j| col.is_valid(j).then(|| col.value(j).to_string()))
-                    .collect(),
-            );
-        }
-    }
-    out
+    rows_of_messages(batches)
+        .iter()
+        .map(|s| {
+            let col = field::<StringArray>(s, name);
+            (0..col.len())
+                .map(|j| col.is_valid(j).then(|| col.value(j).to_string()))
+                .collect()
+        })
+        .collect()
 }
