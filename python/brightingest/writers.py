@@ -369,7 +369,8 @@ class LeftOut:
         id_rows: Written rows with an ``id`` (not written: OpenAI's format has no row id).
         metadata_rows: Written rows with ``metadata`` (the fields their format did not map;
             not written, except a boolean ``parallel_tool_calls``).
-        metadata_keys: The metadata keys seen in the first rows (up to 20), for the message.
+        metadata_keys: The metadata keys seen in the first rows of the first batches (up to
+            20), for the message.
     """
 
     rows: int = 0
@@ -379,6 +380,8 @@ class LeftOut:
     id_rows: int = 0
     metadata_rows: int = 0
     metadata_keys: list[str] = field(default_factory=list)
+    #: Batches counted so far (metadata keys are sampled from the first ones).
+    batches: int = 0
 
     REASON = "a tool message answers no call (OpenAI's format needs its tool_call_id)"
     #: A tool message whose ``tool_call_id`` is not the id of a call of the assistant message
@@ -440,6 +443,35 @@ class LeftOut:
 _REASONS = (LeftOut.REASON, LeftOut.REASON_UNKNOWN_ID, LeftOut.REASON_UNANSWERED_CALL)
 
 
+#: Metadata texts that hold only a boolean ``parallel_tool_calls`` (written back by the writer).
+_ONLY_PARALLEL_FLAG = frozenset(
+    json.dumps({"parallel_tool_calls": v}, separators=sep)
+    for v in (True, False)
+    for sep in ((",", ":"), (", ", ": "))
+)
+_PARALLEL_FLAG_LENGTHS = frozenset(len(t.encode()) for t in _ONLY_PARALLEL_FLAG)
+
+
+def _rows_of_length(column: Any, lengths: frozenset[int]) -> list[int]:
+    """The rows of a string column whose UTF-8 text has one of ``lengths`` bytes, from the
+    offsets alone (nulls have none)."""
+    import numpy as np
+    import pyarrow as pa
+
+    if pa.types.is_string(column.type):
+        dtype: Any = np.int32
+    elif pa.types.is_large_string(column.type):
+        dtype = np.int64
+    else:
+        return [i for i, v in enumerate(column.to_pylist()) if v and len(v.encode()) in lengths]
+    offsets = np.frombuffer(column.buffers()[1], dtype=dtype)[
+        column.offset : column.offset + len(column) + 1
+    ]
+    sizes = np.diff(offsets)
+    hits = np.flatnonzero((sizes >= min(lengths)) & (sizes <= max(lengths)))
+    return [int(i) for i in hits if int(sizes[i]) in lengths and column[int(i)].is_valid]
+
+
 def _count_unwritten_row_fields(batch: pa.RecordBatch, report: LeftOut) -> None:
     """Count the rows of ``batch`` with an ``id`` or ``metadata``, which the OpenAI writer does
     not write (a boolean ``parallel_tool_calls`` is written: a row whose metadata holds only
@@ -455,23 +487,17 @@ def _count_unwritten_row_fields(batch: pa.RecordBatch, report: LeftOut) -> None:
     with_metadata = batch.num_rows - metadata.null_count
     if not with_metadata:
         return
-    parallel = pc.fill_null(pc.match_substring(metadata, '"parallel_tool_calls"'), False)
-    for text in pc.filter(metadata, parallel).to_pylist():
-        try:
-            value = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(value, dict) and isinstance(value.get("parallel_tool_calls"), bool):
-            if len(value) == 1:
-                with_metadata -= 1  # all of it is written
-        elif "parallel_tool_calls" not in report.metadata_keys:
-            report.metadata_keys.append("parallel_tool_calls")  # not a boolean: not written
+    # Metadata that is only a boolean parallel_tool_calls is all written. Only texts of that
+    # length can be it; lengths come from the offsets, so no row's text is read for the rest.
+    for i in _rows_of_length(metadata, _PARALLEL_FLAG_LENGTHS):
+        if metadata[i].as_py() in _ONLY_PARALLEL_FLAG:
+            with_metadata -= 1
     report.metadata_rows += with_metadata
-    if len(report.metadata_keys) < 20:
-        seen = 0
-        for text in metadata.to_pylist()[:200]:
-            if text is None:
-                continue
+    report.batches += 1
+    if len(report.metadata_keys) < 20 and report.batches <= 16:
+        # The keys of the first rows of the first batches (a sample: parsing every row's
+        # metadata would cost more than writing it).
+        for text in pc.drop_null(metadata.slice(0, 64)).to_pylist()[:16]:
             try:
                 value = json.loads(text)
             except ValueError:
@@ -480,8 +506,7 @@ def _count_unwritten_row_fields(batch: pa.RecordBatch, report: LeftOut) -> None:
                 written = key == "parallel_tool_calls" and isinstance(value[key], bool)
                 if not written and key not in report.metadata_keys:
                     report.metadata_keys.append(key)
-            seen += 1
-            if seen >= 50 or len(report.metadata_keys) >= 20:
+            if len(report.metadata_keys) >= 20:
                 break
 
 
