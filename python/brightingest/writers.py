@@ -453,23 +453,19 @@ _PARALLEL_FLAG_LENGTHS = frozenset(len(t.encode()) for t in _ONLY_PARALLEL_FLAG)
 
 
 def _rows_of_length(column: Any, lengths: frozenset[int]) -> list[int]:
-    """The rows of a string column whose UTF-8 text has one of ``lengths`` bytes, from the
-    offsets alone (nulls have none)."""
-    import numpy as np
-    import pyarrow as pa
+    """The rows of a string column whose UTF-8 text has one of ``lengths`` bytes (nulls have
+    none). The lengths come from the offsets: no text is read, and a batch whose texts are all
+    longer or shorter costs two vectorized calls."""
+    import pyarrow.compute as pc
 
-    if pa.types.is_string(column.type):
-        dtype: Any = np.int32
-    elif pa.types.is_large_string(column.type):
-        dtype = np.int64
-    else:
-        return [i for i, v in enumerate(column.to_pylist()) if v and len(v.encode()) in lengths]
-    offsets = np.frombuffer(column.buffers()[1], dtype=dtype)[
-        column.offset : column.offset + len(column) + 1
-    ]
-    sizes = np.diff(offsets)
-    hits = np.flatnonzero((sizes >= min(lengths)) & (sizes <= max(lengths)))
-    return [int(i) for i in hits if int(sizes[i]) in lengths and column[int(i)].is_valid]
+    sizes = pc.binary_length(column)
+    span = pc.min_max(sizes).as_py()
+    lo, hi = min(lengths), max(lengths)
+    if span["min"] is None or span["min"] > hi or span["max"] < lo:
+        return []
+    near = pc.and_(pc.greater_equal(sizes, lo), pc.less_equal(sizes, hi))
+    hits = pc.indices_nonzero(pc.fill_null(near, False)).to_pylist()
+    return [i for i in hits if sizes[i].as_py() in lengths]
 
 
 def _count_unwritten_row_fields(batch: pa.RecordBatch, report: LeftOut) -> None:

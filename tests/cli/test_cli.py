@@ -826,3 +826,21 @@ def test_a_boolean_parallel_tool_calls_is_written_not_counted_as_lost(
     assert fields["metadata_keys"] == ["parallel_tool_calls", "src"]
     written = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [r.get("parallel_tool_calls") for r in written] == [False, None, True, None]
+
+
+@needs_core
+def test_the_main_job_runs_without_numpy(cli: Runner, tmp_path: Path) -> None:
+    """numpy is not a dependency (the README's first command installs none): inspect and
+    convert must not need it."""
+    script = tmp_path / "no_numpy.py"
+    script.write_text(
+        "import sys\n"
+        "sys.modules['numpy'] = None  # import numpy now fails, as where it is not installed\n"
+        "from brightingest.cli import main\n"
+        "sys.exit(main())\n"
+    )
+    out = tmp_path / "out.jsonl"
+    for args in (["inspect", SAMPLE], ["convert", SAMPLE, "-o", out, "--to", "openai"]):
+        result = cli(*args, program=[sys.executable, str(script)])
+        assert result.rc == 0, result.err
+    assert len(out.read_text().splitlines()) == 17
