@@ -751,8 +751,14 @@ def _message_extra(
         return None, None
     try:
         return json.dumps(kept, ensure_ascii=False, separators=(",", ":"), allow_nan=False), None
-    except (TypeError, ValueError) as exc:
-        return None, ("wrong_type", f"a key that is not JSON: {exc}.", f"{where}.extra")
+    except (TypeError, ValueError):
+        pass
+    for key, value in kept.items():  # name the value that is not JSON (NaN, a set ...)
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            return None, ("wrong_type", f"a value that is not JSON ({exc}).", f"{where}.{key}")
+    return None, ("wrong_type", "a key that is not JSON text.", f"{where}.extra")
 
 
 def _check_calls(

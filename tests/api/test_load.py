@@ -848,6 +848,21 @@ def test_slow_path_keeps_message_keys_it_does_not_know_in_extra(write_jsonl, pm)
     with pytest.raises(NoRowsError) as twice_info:
         bi.load(write_jsonl([{"x": 1}]), pm=bad_pm, format="xtra-twice")
     assert twice_info.value.report.to_dict()["examples"][0]["field"] == "messages[1].t"
+    nan = FormatSpec(
+        "xtra-nan",
+        "1",
+        detect=lambda r: 1.0,
+        map_record=lambda r: [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "a", "score": float("nan")},
+        ],
+    )
+    bad_pm.register(as_plugin(nan), name="xtra-nan")
+    with pytest.raises(NoRowsError) as nan_info:
+        bi.load(write_jsonl([{"x": 1}]), pm=bad_pm, format="xtra-nan")
+    example = nan_info.value.report.to_dict()["examples"][0]
+    assert (example["category"], example["field"]) == ("wrong_type", "messages[1].score")
+    assert "a value that is not JSON" in example["message"]
     with pytest.raises(NoRowsError) as info:
         bi.load(write_jsonl([{"x": 1}]), pm=bad_pm, format="xtra-bad")
     example = info.value.report.to_dict()["examples"][0]
