@@ -827,44 +827,23 @@ def test_slow_path_keeps_message_keys_it_does_not_know_in_extra(write_jsonl, pm)
         '{"score":1,"thinking":"t"}',
         '{"k":[1]}',
     ]
-    bad = FormatSpec(
-        "xtra-bad",
-        "1",
-        detect=lambda r: 1.0,
-        map_record=lambda r: [{"role": "user", "content": "q", "extra": "[1]"}],
-    )
-    bad_pm = get_plugin_manager(autoload=False)
-    bad_pm.register(as_plugin(bad), name="xtra-bad")
-    twice = FormatSpec(
-        "xtra-twice",
-        "1",
-        detect=lambda r: 1.0,
-        map_record=lambda r: [
-            {"role": "user", "content": "q"},
-            {"role": "assistant", "content": "a", "t": 1, "extra": {"t": 2}},
-        ],
-    )
-    bad_pm.register(as_plugin(twice), name="xtra-twice")
-    with pytest.raises(NoRowsError) as twice_info:
-        bi.load(write_jsonl([{"x": 1}]), pm=bad_pm, format="xtra-twice")
-    assert twice_info.value.report.to_dict()["examples"][0]["field"] == "messages[1].t"
-    nan = FormatSpec(
-        "xtra-nan",
-        "1",
-        detect=lambda r: 1.0,
-        map_record=lambda r: [
-            {"role": "user", "content": "q"},
-            {"role": "assistant", "content": "a", "score": float("nan")},
-        ],
-    )
-    bad_pm.register(as_plugin(nan), name="xtra-nan")
-    with pytest.raises(NoRowsError) as nan_info:
-        bi.load(write_jsonl([{"x": 1}]), pm=bad_pm, format="xtra-nan")
-    example = nan_info.value.report.to_dict()["examples"][0]
+
+    def refusal(messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """The first skipped-line example of a file of one row that ``messages`` maps."""
+        spec = FormatSpec("xtra-bad", "1", detect=lambda r: 1.0, map_record=lambda r: messages)
+        bad_pm = get_plugin_manager(autoload=False)
+        bad_pm.register(as_plugin(spec), name="xtra-bad")
+        with pytest.raises(NoRowsError) as info:
+            bi.load(write_jsonl([{"x": 1}]), pm=bad_pm, format="xtra-bad")
+        example: dict[str, Any] = info.value.report.to_dict()["examples"][0]
+        return example
+
+    user = {"role": "user", "content": "q"}
+    twice = refusal([user, {"role": "assistant", "content": "a", "t": 1, "extra": {"t": 2}}])
+    assert twice["field"] == "messages[1].t"
+    example = refusal([user, {"role": "assistant", "content": "a", "score": float("nan")}])
     assert (example["category"], example["field"]) == ("wrong_type", "messages[1].score")
     assert "a value that is not JSON" in example["message"]
-    with pytest.raises(NoRowsError) as info:
-        bi.load(write_jsonl([{"x": 1}]), pm=bad_pm, format="xtra-bad")
-    example = info.value.report.to_dict()["examples"][0]
+    example = refusal([{**user, "extra": "[1]"}])
     assert (example["category"], example["field"]) == ("wrong_type", "messages[0].extra")
     assert "extra must be a JSON object" in example["message"]
